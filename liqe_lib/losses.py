@@ -1,0 +1,64 @@
+"""Fidelity losses of LIQE (paper Eqs. 6-8; DESIGN.md, "Losses").
+
+The fidelity loss 1 - sqrt(p g) - sqrt((1 - p)(1 - g)) compares two Bernoulli
+(or categorical) distributions; `EPS` sits inside every square root so its
+gradient stays finite at p = 0 or 1, as in the official code.
+"""
+from __future__ import annotations
+
+import torch
+
+EPS = 1e-8
+
+
+def _binary_fidelity(p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    return 1 - torch.sqrt(p * g + EPS) - torch.sqrt((1 - p) * (1 - g) + EPS)
+
+
+def quality_fidelity_loss(pred: torch.Tensor, target: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
+    """Pairwise fidelity loss on quality (Eq. 6), pairs formed only within a group.
+
+    For every pair i < j of one group (one dataset's mini-batch; scores of
+    different datasets live on different scales, so pairs never cross datasets)
+    the target is g = 1 if target_i > target_j, 0 if less and 0.5 if equal, and
+    p = Phi((pred_i - pred_j) / sqrt(2)). The loss is the mean over the pairs of
+    a group, then the mean over the groups that have a pair (a group of one image
+    contributes nothing). Returns 0 (still attached to `pred`) if no group has a pair.
+    """
+    losses = []
+    for g in torch.unique(group):
+        members = (group == g).nonzero(as_tuple=True)[0]
+        if len(members) < 2:
+            continue
+        i, j = torch.triu_indices(len(members), len(members), offset=1, device=pred.device)
+        q, t = pred[members], target[members].to(pred.dtype)
+        p = 0.5 * (1 + torch.erf((q[i] - q[j]) / 2))  # Phi(x / sqrt 2) = (1 + erf(x / 2)) / 2
+        g_target = (torch.sign(t[i] - t[j]) + 1) / 2
+        losses.append(_binary_fidelity(p, g_target).mean())
+    if not losses:
+        return pred.sum() * 0
+    return torch.stack(losses).mean()
+
+
+def scene_fidelity_loss(prob: torch.Tensor, multi_hot: torch.Tensor) -> torch.Tensor:
+    """Multi-label scene fidelity loss (Eq. 7): binary fidelity per class, mean over classes and images.
+
+    prob: p(s|x), (N, 9). multi_hot: (N, 9), 1 for each of the image's scene labels.
+    Rows without any scene label (datasets without scene annotation) are ignored.
+    """
+    known = multi_hot.sum(dim=1) > 0
+    if not known.any():
+        return prob.sum() * 0
+    return _binary_fidelity(prob[known], multi_hot[known].to(prob.dtype)).mean()
+
+
+def distortion_fidelity_loss(prob: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Multi-class distortion fidelity loss (Eq. 8): 1 - sum_d sqrt(p(d|x) g_d + eps), g one-hot.
+
+    prob: p(d|x), (N, 11). target: class index (N,), -1 where unknown (ignored).
+    """
+    known = target >= 0
+    if not known.any():
+        return prob.sum() * 0
+    one_hot = torch.nn.functional.one_hot(target[known], prob.shape[1]).to(prob.dtype)
+    return (1 - torch.sqrt(prob[known] * one_hot + EPS).sum(dim=1)).mean()

@@ -1,0 +1,234 @@
+"""The LIQE model: CLIP crops x prompts -> joint p(c, s, d | x), its marginals and the quality score.
+
+Paper Eqs. 3-5: logit = logit_scale.exp() * cos(crop, prompt), averaged over the U
+crops of an image, softmax over the prompts of each prompt group; marginals sum
+the other axes out; the quality score is q = sum_c c p(c|x), in [1, C].
+
+Text features depend only on the prompts and the text tower, so they are cached
+whenever the text tower does not train, and the cache is invalidated when any
+text weight changes (tracked by the tensors' version counters, which every
+in-place update such as an optimiser step or `load_state_dict` bumps). The
+prompts are encoded at the length of the longest one instead of CLIP's 77 tokens:
+the text tower is causal and reads the end-of-text token, so the padding after
+it cannot change any feature (tests pin this to 1e-5).
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+from open_clip.transformer import text_global_pool
+from PIL import Image
+from torchvision.transforms.functional import to_pil_image
+
+from . import backbone
+from .crops import EVAL_CROPS, eval_crops, normalize
+from .data.images import ImageSource, load_rgb
+from .vocab import DISTORTIONS, SCENES, TaskSet, get_task_set
+
+log = logging.getLogger(__name__)
+
+HEADS = ("prompts", "linear")
+
+
+@dataclass
+class LIQEOutput:
+    """Probabilities for a batch. Fields of tasks the task set lacks are None."""
+
+    groups: tuple[torch.Tensor, ...]  # per prompt group, shaped (B, *group.shape)
+    quality: torch.Tensor | None  # (B, C)
+    scene: torch.Tensor | None  # (B, 9)
+    distortion: torch.Tensor | None  # (B, 11)
+    score: torch.Tensor | None  # (B,)
+
+    @property
+    def joint(self) -> torch.Tensor:
+        """The joint probability of a single-group task set, e.g. (B, 5, 9, 11) for all tasks."""
+        if len(self.groups) != 1:
+            raise ValueError("this task set has independent prompt groups; use .groups")
+        return self.groups[0]
+
+
+@dataclass
+class ImageScore:
+    """What `LIQE.score` tells about one image."""
+
+    source: str
+    score: float
+    quality_probs: dict[str, float]
+    scenes: list[tuple[str, float]] = field(default_factory=list)  # top 3, most likely first
+    distortion: str | None = None
+    distortion_prob: float | None = None
+
+
+class LIQE(torch.nn.Module):
+    """A CLIP model that scores images against the prompts of a task set.
+
+    head="linear" replaces the prompts by a linear quality head on the image
+    features (Table 4, variant 6, "fine-tuned visual encoder only").
+    """
+
+    def __init__(self, clip: torch.nn.Module, tokenizer, task_set: TaskSet | str = "all", *,
+                 arch: str = "", head: str = "prompts", text_cache: bool = True):
+        super().__init__()
+        if head not in HEADS:
+            raise ValueError(f"unknown head {head!r}; choose one of {HEADS}")
+        self.clip = clip
+        self.task_set = get_task_set(task_set) if isinstance(task_set, str) else task_set
+        self.arch = arch
+        self.head = head
+        self.text_cache = text_cache
+        self.quality_head = torch.nn.Linear(clip.text_projection.shape[1], 1) if head == "linear" else None
+        tokens = tokenizer(self.task_set.prompts)
+        self.register_buffer("prompt_tokens", tokens[:, : int(tokens.argmax(dim=-1).max()) + 1], persistent=False)
+        self._cached_text: tuple[tuple, torch.Tensor] | None = None
+
+    # --- text side -----------------------------------------------------------------
+    def _text_parameters(self) -> list[torch.nn.Parameter]:
+        return [p for n, p in self.clip.named_parameters() if not n.startswith(("visual.", "logit_"))]
+
+    def encode_prompts(self, tokens: torch.Tensor) -> torch.Tensor:
+        """CLIP's text tower on tokens of any length up to 77 (position embedding and mask sliced)."""
+        clip, length = self.clip, tokens.shape[1]
+        cast = clip.transformer.get_cast_dtype()
+        x = clip.token_embedding(tokens).to(cast) + clip.positional_embedding[:length].to(cast)
+        x = clip.transformer(x, attn_mask=clip.attn_mask[:length, :length])
+        x = text_global_pool(clip.ln_final(x), tokens, clip.text_pool_type)
+        return torch.nn.functional.normalize(x @ clip.text_projection, dim=-1)
+
+    def text_features(self) -> torch.Tensor:
+        """Normalised features of the task set's prompts, (P, D); cached unless the text tower trains."""
+        params = self._text_parameters()
+        trains_text = self.training and torch.is_grad_enabled() and any(p.requires_grad for p in params)
+        if trains_text or not self.text_cache:
+            self._cached_text = None
+            return self.encode_prompts(self.prompt_tokens)
+        key = tuple((p.data_ptr(), p._version, p.dtype) for p in params)
+        if self._cached_text is None or self._cached_text[0] != key:
+            with torch.no_grad():
+                self._cached_text = (key, self.encode_prompts(self.prompt_tokens))
+        return self._cached_text[1]
+
+    # --- forward -------------------------------------------------------------------
+    def forward(self, crops: torch.Tensor) -> LIQEOutput:
+        """crops: CLIP-normalised, (B, U, 3, 224, 224). Crops of image b come only from crops[b]."""
+        batch, views = crops.shape[:2]
+        image = self.clip.encode_image(crops.flatten(0, 1), normalize=True)
+        if self.quality_head is not None:
+            score = self.quality_head(image.view(batch, views, -1).mean(dim=1)).squeeze(-1)
+            return LIQEOutput((), None, None, None, score)
+        text = self.text_features().to(image.dtype)
+        logits = (self.clip.logit_scale.exp() * image @ text.T).view(batch, views, -1).mean(dim=1)
+        groups, start = [], 0
+        for group in self.task_set.groups:
+            size = math.prod(group.shape)
+            groups.append(logits[:, start:start + size].softmax(dim=-1).view(batch, *group.shape))
+            start += size
+        marginals = {axis: self._marginal(groups, axis) for axis in ("quality", "scene", "distortion")}
+        quality = marginals["quality"]
+        score = None
+        if quality is not None:
+            levels = torch.arange(1, quality.shape[1] + 1, dtype=quality.dtype, device=quality.device)
+            score = quality @ levels
+        return LIQEOutput(tuple(groups), quality, marginals["scene"], marginals["distortion"], score)
+
+    def _marginal(self, groups: list[torch.Tensor], axis: str) -> torch.Tensor | None:
+        for group, prob in zip(self.task_set.groups, groups):
+            if axis in group.axes:
+                k = group.axes.index(axis)
+                others = [d + 1 for d in range(len(group.axes)) if d != k]
+                return prob.sum(dim=others) if others else prob
+        return None
+
+    # --- practitioner API ----------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return self.clip.logit_scale.device
+
+    @torch.inference_mode()
+    def score(self, images: Sequence[ImageSource | torch.Tensor] | ImageSource | torch.Tensor,
+              batch_size: int = 8) -> list[ImageScore]:
+        """Score images given as paths, encoded bytes, PIL images or uint8/float (3, H, W) tensors.
+
+        Each image is AdaptiveResized and cut into its own 15 evaluation crops, so the
+        result of an image does not depend on the batch it is in.
+        """
+        if isinstance(images, (str, os.PathLike, bytes, Image.Image, torch.Tensor)):
+            images = [images]
+        was_training = self.training
+        self.eval()
+        try:
+            results: list[ImageScore] = []
+            for start in range(0, len(images), batch_size):
+                chunk = images[start:start + batch_size]
+                crops = torch.stack([eval_crops(_as_rgb(x), EVAL_CROPS) for x in chunk]).to(self.device)
+                out = self(normalize(crops))
+                results.extend(self._describe(_source_name(x, start + i), out, i) for i, x in enumerate(chunk))
+            return results
+        finally:
+            self.train(was_training)
+
+    def _describe(self, source: str, out: LIQEOutput, i: int) -> ImageScore:
+        levels = self.task_set.quality_levels
+        result = ImageScore(source, float(out.score[i]),
+                            {c: float(p) for c, p in zip(levels, out.quality[i])} if out.quality is not None else {})
+        if out.scene is not None:
+            top = out.scene[i].topk(3)
+            result.scenes = [(SCENES[k], float(v)) for v, k in zip(top.values, top.indices)]
+        if out.distortion is not None:
+            k = int(out.distortion[i].argmax())
+            result.distortion, result.distortion_prob = DISTORTIONS[k], float(out.distortion[i, k])
+        return result
+
+    def save(self, path: str | os.PathLike, **extra) -> None:
+        """Save as a `liqe-repro` checkpoint that `load_model(weights=path)` reads back."""
+        torch.save({"format": backbone.CHECKPOINT_FORMAT, "arch": self.arch, "task_set": self.task_set.name,
+                    "head": self.head, "state_dict": self.state_dict(), **extra}, path)
+
+
+def _as_rgb(image: ImageSource | torch.Tensor) -> Image.Image:
+    if isinstance(image, torch.Tensor):
+        if image.ndim != 3 or image.shape[0] not in (1, 3):
+            raise ValueError(f"an image tensor must be shaped (3, H, W) or (1, H, W), got {tuple(image.shape)}")
+        image = to_pil_image(image if image.dtype == torch.uint8 else image.clamp(0, 1))
+    return load_rgb(image)
+
+
+def _source_name(image, index: int) -> str:
+    return str(image) if isinstance(image, (str, os.PathLike)) else f"image-{index}"
+
+
+def load_model(arch: str = "ViT-B-32", weights: str | os.PathLike | None = "openai", *,
+               task_set: str = "all", head: str = "prompts", device: str | torch.device = "cpu",
+               text_cache: bool = True) -> LIQE:
+    """Build a LIQE model: `weights` is None (random init, only when asked for), an open_clip
+    pretrained tag of `arch` (e.g. "openai"), or a weights file in any format of `backbone`.
+
+    A liqe-repro checkpoint brings its own architecture, task set and head.
+    """
+    if weights is None or not os.path.exists(weights):
+        tag = None if weights is None else str(weights)
+        if tag is None:
+            log.warning("building %s with random weights (weights=None)", arch)
+        model = LIQE(backbone.create_clip(arch, tag), backbone.tokenizer(arch), task_set, arch=arch, head=head,
+                     text_cache=text_cache)
+        return model.to(device)
+    loaded = backbone.read_weights(weights)
+    if loaded.format == backbone.CHECKPOINT_FORMAT:
+        arch = loaded.meta["arch"]
+        model = LIQE(backbone.create_clip(arch), backbone.tokenizer(arch), loaded.meta["task_set"], arch=arch,
+                     head=loaded.meta["head"], text_cache=text_cache)
+        try:
+            model.load_state_dict(loaded.state_dict)
+        except RuntimeError as err:
+            raise backbone.WeightsError(f"checkpoint {weights} does not match its recorded model: {err}") from err
+    else:
+        model = LIQE(backbone.create_clip(arch), backbone.tokenizer(arch), task_set, arch=arch, head=head,
+                     text_cache=text_cache)
+        backbone.load_clip_state(model.clip, loaded.state_dict, f"{weights} ({loaded.format} format)")
+    return model.to(device)
+
