@@ -146,7 +146,10 @@ def _unknown_format(path: Path, found: dict, expected_layout: str) -> WeightsErr
 
 def load_clip_state(clip: torch.nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> None:
     """Load a CLIP state dict strictly, with an error that lists missing and unexpected keys."""
-    result = clip.load_state_dict(_match_logit_scale(clip, state_dict), strict=False)
+    try:
+        result = clip.load_state_dict(_match_logit_scale(clip, state_dict), strict=False)
+    except RuntimeError as err:  # tensors of the wrong shape: another architecture's weights
+        raise WeightsError(f"weights from {source} do not fit this architecture: {err}") from err
     if result.missing_keys or result.unexpected_keys:
         raise WeightsError(
             f"weights from {source} do not fit this architecture: missing {result.missing_keys[:6]} "

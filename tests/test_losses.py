@@ -1,0 +1,66 @@
+import math
+
+import pytest
+import torch
+
+from liqe_lib.losses import distortion_fidelity_loss, quality_fidelity_loss, scene_fidelity_loss
+
+SQRT_EPS = 1e-4  # sqrt(1e-8)
+P_PAIR = 0.23975006109347674  # Phi((1 - 2) / sqrt 2) = (1 + erf(-1/2)) / 2
+
+
+def test_quality_pair_with_a_wrong_order_costs_hand_computed_fidelity():
+    loss = quality_fidelity_loss(torch.tensor([1.0, 2.0]), torch.tensor([3.0, 1.0]), torch.tensor([0, 0]))
+    assert loss.item() == pytest.approx(1 - math.sqrt(P_PAIR + 1e-8) - SQRT_EPS, abs=1e-6)
+    assert loss.item() == pytest.approx(0.510257200508905, abs=1e-6)
+
+
+def test_quality_tie_has_target_one_half():
+    loss = quality_fidelity_loss(torch.tensor([1.0, 2.0]), torch.tensor([2.0, 2.0]), torch.tensor([0, 0]))
+    assert loss.item() == pytest.approx(0.03722748521429353, abs=1e-6)
+
+
+def test_quality_pairs_never_cross_groups_and_a_group_of_one_adds_nothing():
+    pred = torch.tensor([1.0, 2.0, 50.0])
+    target = torch.tensor([3.0, 1.0, -7.0])
+    two_groups = quality_fidelity_loss(pred, target, torch.tensor([0, 0, 1]))
+    alone = quality_fidelity_loss(pred[:2], target[:2], torch.tensor([0, 0]))
+    assert two_groups.item() == pytest.approx(alone.item(), abs=1e-7)
+    singletons = quality_fidelity_loss(pred[:2], target[:2], torch.tensor([0, 1]))
+    assert singletons.item() == 0 and singletons.requires_grad is False
+
+
+def test_quality_loss_is_the_mean_over_groups_of_the_mean_over_pairs():
+    # group 0: one wrong pair (0.5103); group 1: three correctly ordered pairs with equal gaps
+    pred = torch.tensor([1.0, 2.0, 3.0, 2.0, 1.0])
+    target = torch.tensor([3.0, 1.0, 3.0, 2.0, 1.0])
+    group = torch.tensor([0, 0, 1, 1, 1])
+    p1 = 0.5 * (1 + math.erf(0.5))  # gap 1
+    p2 = 0.5 * (1 + math.erf(1.0))  # gap 2
+    right = lambda p: 1 - math.sqrt(p + 1e-8) - SQRT_EPS  # noqa: E731
+    expected = (0.510257200508905 + (2 * right(p1) + right(p2)) / 3) / 2
+    assert quality_fidelity_loss(pred, target, group).item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_scene_loss_averages_binary_fidelity_over_classes_and_skips_unlabelled_rows():
+    prob = torch.full((2, 9), 0.05)
+    prob[0, 0], prob[0, 1] = 0.5, 0.1
+    labels = torch.zeros(2, 9)
+    labels[0, 0] = 1
+    per_class = [1 - math.sqrt(0.5 + 1e-8) - SQRT_EPS, 1 - SQRT_EPS - math.sqrt(0.9 + 1e-8)]
+    per_class += [1 - SQRT_EPS - math.sqrt(0.95 + 1e-8)] * 7
+    assert scene_fidelity_loss(prob, labels).item() == pytest.approx(sum(per_class) / 9, abs=1e-6)
+
+
+def test_distortion_loss_is_one_minus_root_of_true_class_probability():
+    prob = torch.tensor([[0.6] + [0.04] * 10, [0.1] * 10 + [0.0]])
+    target = torch.tensor([0, -1])
+    expected = 1 - math.sqrt(0.6 + 1e-8) - 10 * SQRT_EPS
+    assert distortion_fidelity_loss(prob, target).item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_losses_are_finite_and_differentiable_at_certain_predictions():
+    prob = torch.tensor([[1.0] + [0.0] * 10], requires_grad=True)
+    loss = distortion_fidelity_loss(prob, torch.tensor([3]))
+    loss.backward()
+    assert torch.isfinite(prob.grad).all() and loss.item() == pytest.approx(1 - 11 * SQRT_EPS, abs=1e-6)
