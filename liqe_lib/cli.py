@@ -9,7 +9,7 @@ import sys
 from . import __version__
 
 #: Modules that define `register(subparsers)`; each adds its subcommands.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("liqe_lib.score",)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    if not args.verbose:  # open_clip logs its model-building chatter at INFO on the root logger
+        handler.addFilter(lambda record: record.name != "root" or record.levelno >= logging.WARNING)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s", handlers=[handler])
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

@@ -1,0 +1,206 @@
+"""Scoring many images: the `liqe score` command and the batch loop it shares with gMAD and the demo.
+
+Every image goes through `LIQE.score`, the same path as the Python API. Images are
+decoded first, one batch at a time, so that one unreadable file becomes a row with
+an `error` instead of aborting its batch; only the decoded images reach the model.
+
+Weights are never chosen silently: open_clip's `openai` tag is plain CLIP, not a
+LIQE model, so there is no default checkpoint. `--weights` (or `$LIQE_WEIGHTS`)
+names a LIQE checkpoint (the official `LIQE.pt`, IQA-PyTorch's `liqe_mix.pt`, or a
+liqe-repro checkpoint); `--weights none` builds a random model for tests and every
+output row says so.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import pandas as pd
+import torch
+from PIL import Image
+from tqdm.auto import tqdm
+
+from . import backbone
+from .data.images import ImageDecodeError, ImageSource, load_rgb
+from .model import LIQE, ImageScore, load_model
+
+log = logging.getLogger(__name__)
+
+#: The `--weights` value that asks for a randomly initialised model.
+RANDOM_WEIGHTS = "none"
+#: What the `weights` column says for a random model.
+RANDOM_LABEL = "none (random init: scores are meaningless)"
+WEIGHTS_ENV = "LIQE_WEIGHTS"
+GLOB_CHARS = "*?["
+
+
+@dataclass
+class Scored:
+    """One input of `score_sources`: its name and either its `ImageScore` or the reason it failed."""
+
+    name: str
+    result: ImageScore | None = None
+    error: str | None = None
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def load_scoring_model(weights: str | None, arch: str = "ViT-B-32", device: str | None = None) -> tuple[LIQE, str]:
+    """The model to score with, from a `--weights` value (see the module docstring), and its label
+    for the `weights` column: the checkpoint as given, or `RANDOM_LABEL`.
+
+    A value that looks like a path but names no file is reported as a missing file,
+    not as an unknown open_clip tag.
+    """
+    weights = weights or os.environ.get(WEIGHTS_ENV)
+    if not weights:
+        raise backbone.WeightsError(
+            f"no LIQE weights given. Pass --weights /path/to/checkpoint (the official LIQE.pt, IQA-PyTorch's "
+            f"liqe_mix.pt or liqe_koniq.pt, or a checkpoint `liqe train` saved), or set ${WEIGHTS_ENV}; "
+            f"--weights {RANDOM_WEIGHTS} builds a random model (for tests only).")
+    device = device or default_device()
+    if weights == RANDOM_WEIGHTS:
+        return load_model(arch, None, device=device).eval(), RANDOM_LABEL
+    if not os.path.exists(weights):
+        if os.sep in weights or Path(weights).suffix:
+            raise backbone.WeightsError(f"weights file {weights} does not exist")
+        log.warning("weights %r is an open_clip tag: plain CLIP read through LIQE's prompts (zero-shot), "
+                    "not a trained LIQE model", weights)
+    return load_model(arch, weights, device=device).eval(), weights
+
+
+def score_sources(model: LIQE, items: Iterable[tuple[str, ImageSource]], batch_size: int = 8,
+                  progress: tqdm | None = None) -> Iterator[Scored]:
+    """Score (name, source) pairs in batches, yielding one `Scored` per input in input order.
+
+    Sources are decoded batch by batch (the inputs are streamed, never all held), so a
+    playground of 100k paths costs one batch of images in memory. `progress`, if given,
+    is advanced once per input.
+    """
+    batch: list[tuple[str, ImageSource]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == batch_size:
+            yield from _score_batch(model, batch, progress)
+            batch = []
+    if batch:
+        yield from _score_batch(model, batch, progress)
+
+
+def _score_batch(model: LIQE, batch: Sequence[tuple[str, ImageSource]], progress: tqdm | None) -> list[Scored]:
+    decoded: list[tuple[int, Image.Image]] = []
+    out = [Scored(name) for name, _ in batch]
+    for i, (name, source) in enumerate(batch):
+        try:
+            decoded.append((i, load_rgb(source, name=name)))
+        except ImageDecodeError as err:
+            out[i].error = err.reason
+    if decoded:
+        results = model.score([image for _, image in decoded], batch_size=len(decoded))
+        for (i, _), result in zip(decoded, results):
+            result.source = out[i].name
+            out[i].result = result
+    if progress is not None:
+        progress.update(len(batch))
+    return out
+
+
+def expand_paths(specs: Sequence[str]) -> list[str]:
+    """Files, folders (recursively, image files only) and glob patterns -> file paths, in order, once each.
+
+    A named file is always kept, whatever its extension, so that a bad file the user
+    asked for gets an error row; a pattern that matches nothing is kept as given and
+    fails as a missing file.
+    """
+    suffixes = {s.lower() for s in Image.registered_extensions()}
+    paths: list[str] = []
+    for spec in specs:
+        matches = [spec] if os.path.exists(spec) or not any(c in spec for c in GLOB_CHARS) \
+            else sorted(glob.glob(spec, recursive=True)) or [spec]
+        for match in matches:
+            if os.path.isdir(match):
+                paths.extend(str(p) for p in sorted(Path(match).rglob("*"))
+                             if p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith("."))
+            else:
+                paths.append(match)
+    return list(dict.fromkeys(paths))
+
+
+def columns(model: LIQE) -> list[str]:
+    """The columns of `liqe score`'s table, the same whether or not any image could be read."""
+    levels = [f"p_{level}" for level in model.task_set.quality_levels]
+    return ["path", "score", *levels, "scene", "scene_prob", "distortion", "distortion_prob", "weights", "error"]
+
+
+def to_row(scored: Scored, weights: str) -> dict:
+    """A flat record: score, one `p_<level>` column per quality level, top scene and distortion, error."""
+    row: dict = {"path": scored.name}
+    result = scored.result
+    if result is not None:
+        row["score"] = result.score
+        row.update({f"p_{level}": p for level, p in result.quality_probs.items()})
+        if result.scenes:
+            row["scene"], row["scene_prob"] = result.scenes[0]
+        if result.distortion is not None:
+            row["distortion"], row["distortion_prob"] = result.distortion, result.distortion_prob
+    row["weights"] = weights
+    row["error"] = scored.error
+    return row
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "score", help="score images with a LIQE model",
+        description="Score image files, folders (recursive) or glob patterns. Unreadable files get a row with "
+                    "an error; the exit status is non-zero only if no image could be scored.")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="image file, folder or glob pattern")
+    parser.add_argument("--weights", default=None,
+                        help=f"LIQE checkpoint file (default: ${WEIGHTS_ENV}); '{RANDOM_WEIGHTS}' = random init, "
+                             "for tests only")
+    parser.add_argument("--arch", default="ViT-B-32", choices=sorted(backbone.ARCHITECTURES),
+                        help="architecture for weights that do not record it (default: ViT-B-32)")
+    parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    parser.add_argument("--batch-size", type=int, default=8, help="images per forward pass (default: 8)")
+    parser.add_argument("--csv", type=Path, metavar="OUT", help="write the rows to this CSV file")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """`liqe score`: stdout gets the table or JSON, stderr the progress, warnings and one line per bad file."""
+    try:
+        model, label = load_scoring_model(args.weights, args.arch, args.device)
+    except backbone.WeightsError as err:
+        print(f"liqe score: error: {err}", file=sys.stderr)
+        return 2
+    if label == RANDOM_LABEL:
+        print(f"liqe score: warning: --weights {RANDOM_WEIGHTS}: random {args.arch} model, scores are meaningless",
+              file=sys.stderr)
+    paths = expand_paths(args.paths)
+    rows = []
+    with tqdm(total=len(paths), unit="image", desc="liqe score", file=sys.stderr, disable=None) as bar:
+        for scored in score_sources(model, ((p, p) for p in paths), args.batch_size, bar):
+            if scored.error:
+                bar.write(f"liqe score: cannot read {scored.name}: {scored.error}", file=sys.stderr)
+            rows.append(to_row(scored, label))
+    table = pd.DataFrame(rows, columns=columns(model))
+    if args.csv:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(args.csv, index=False)
+    if args.json:
+        print(json.dumps(table.astype(object).where(table.notna(), None).to_dict("records"), indent=2))
+    else:
+        print(table.drop(columns="weights").to_string(index=False, float_format="%.4f", na_rep=""))
+    scored_count = int(table["error"].isna().sum())
+    print(f"liqe score: {scored_count} of {len(paths)} images scored", file=sys.stderr)
+    return 0 if scored_count else 1
+
