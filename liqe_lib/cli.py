@@ -9,7 +9,7 @@ import sys
 from . import __version__
 
 #: Modules that define `register(subparsers)`; each adds its subcommands.
-COMMAND_MODULES: tuple[str, ...] = ("liqe_lib.score",)
+COMMAND_MODULES: tuple[str, ...] = ("liqe_lib.score", "liqe_lib.data.commands", "liqe_lib.appearance")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,206 @@
+"""Loaders: a torch Dataset of crops and labels, and the sampler that draws one mini-batch per dataset.
+
+LIQE trains on several datasets at once: every step takes one mini-batch from each
+training dataset, with its own batch size (4 for LIVE, CSIQ, BID, CLIVE; 16 for KonIQ-10k
+and KADID-10k), and the quality loss compares pairs within a dataset only (DESIGN.md,
+"Losses"). `MultiDatasetSampler` does exactly that. Randomness is a pure function of
+(seed, dataset, pass, index): the sampler's state is a few counters, so a run resumed
+from a checkpoint sees the very batches and crops it would have seen.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .. import crops
+from ..vocab import DISTORTIONS, SCENES, UNKNOWN
+from .images import ImageDecodeError, load_rgb
+from .labels import LabelRow
+from .registry import DATASETS, DatasetSpec
+
+logger = logging.getLogger(__name__)
+
+
+def _seed(*values: int) -> int:
+    """A 63-bit seed mixed from integers (numpy's SeedSequence: nearby inputs give unrelated seeds)."""
+    return int(np.random.SeedSequence(list(values)).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def _name_key(name: str) -> int:
+    return zlib.crc32(name.encode())
+
+
+class IQADataset(torch.utils.data.Dataset):
+    """Images of one dataset as crops plus labels.
+
+    root: the dataset folder (row paths are relative to it). train: 3 random 224x224 crops
+    with random flips (`crops.train_crops`), else the 15-window evaluation grid
+    (`crops.eval_crops`); only the chosen windows are copied out. An unreadable image
+    yields an item with an `error` instead of crops, for `collate` to skip and count.
+    spec: the registry entry, for per-dataset loading rules (SPAQ's 512 shorter side);
+    looked up by `name` when omitted, so views of a dataset may pass their parent's spec.
+    """
+
+    def __init__(self, name: str, root: str | os.PathLike, rows: Sequence[LabelRow], train: bool, seed: int = 0,
+                 n_crops: int | None = None, spec: DatasetSpec | None = None):
+        self.name = name
+        self.root = Path(root)
+        self.rows = list(rows)
+        self.train = train
+        self.seed = seed
+        self.n_crops = n_crops if n_crops is not None else (crops.TRAIN_CROPS if train else crops.EVAL_CROPS)
+        self.spec = spec if spec is not None else DATASETS.get(name)
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the train crops of this epoch (they depend on seed, epoch and index only)."""
+        self.epoch = epoch
+
+    def __getitem__(self, index: int) -> dict:
+        return self.get(index, self.epoch)
+
+    def get(self, index: int, epoch: int) -> dict:
+        """Item `index` with the train crops of `epoch` (evaluation crops do not depend on it)."""
+        row = self.rows[index]
+        item = {"path": row.path, "dataset": self.name, "fine": row.distortion}
+        try:
+            image = self._load(row.path)
+        except ImageDecodeError as err:
+            return {**item, "error": str(err)}
+        if self.train:
+            generator = torch.Generator().manual_seed(_seed(self.seed, _name_key(self.name), epoch, index))
+            item["crops"] = crops.train_crops(image, generator, self.n_crops)
+        else:
+            item["crops"] = crops.eval_crops(image, self.n_crops)
+        coarse = row.coarse_distortion
+        item["score"] = torch.tensor(row.score, dtype=torch.float32)
+        item["distortion"] = torch.tensor(DISTORTIONS.index(coarse) if coarse != UNKNOWN else -1, dtype=torch.int64)
+        item["scenes"] = torch.tensor([float(s in row.scenes) for s in SCENES], dtype=torch.float32)
+        return item
+
+    def _load(self, path: str) -> Image.Image:
+        image = load_rgb(self.root / path)
+        shorter = self.spec.shorter_side if self.spec else None
+        if shorter and min(image.size) != shorter:
+            scale = shorter / min(image.size)
+            image = image.resize((max(shorter, round(image.width * scale)), max(shorter, round(image.height * scale))),
+                                 Image.BICUBIC)
+        return image
+
+
+_TENSORS = ("crops", "score", "distortion", "scenes")
+_LISTS = ("path", "dataset", "fine")
+
+
+def collate(items: list[dict]) -> dict:
+    """Stack the tensors of readable items, keep path/dataset/fine lists; unreadable items are
+    left out, logged with their path, and listed under `skipped` so the caller can count them."""
+    good = [item for item in items if "error" not in item]
+    skipped = [item["path"] for item in items if "error" in item]
+    for item in items:
+        if "error" in item:
+            logger.warning("skipping unreadable image (%s): %s", item["dataset"], item["error"])
+    if good:
+        batch = {key: torch.stack([item[key] for item in good]) for key in _TENSORS}
+    else:
+        size = crops.CROP_SIZE
+        batch = {"crops": torch.empty(0, 0, 3, size, size, dtype=torch.uint8), "score": torch.empty(0),
+                 "distortion": torch.empty(0, dtype=torch.int64), "scenes": torch.empty(0, len(SCENES))}
+    batch.update({key: [item[key] for item in good] for key in _LISTS})
+    batch["skipped"] = skipped
+    return batch
+
+
+class MultiDatasetSampler:
+    """One collated mini-batch from each training dataset per step, each dataset cycling on its own.
+
+    Dataset `name` is read in passes; pass p visits its images in the order of a permutation
+    seeded by (seed, name, p), and its train crops are those of epoch p. A mini-batch that
+    runs past the end of a pass continues into the next. `state_dict()` holds only the
+    pass and position of each dataset (plus the skipped paths), which is all an exact
+    resume needs. `num_workers` threads decode images in parallel (Pillow and torch release
+    the GIL); the batches do not depend on it.
+    """
+
+    def __init__(self, datasets: dict[str, IQADataset], batch_sizes: dict[str, int], seed: int,
+                 num_workers: int = 0):
+        missing = set(datasets) - set(batch_sizes)
+        if missing:
+            raise ValueError(f"no batch size for dataset(s) {sorted(missing)}")
+        empty = [name for name, dataset in datasets.items() if len(dataset) == 0]
+        if empty:
+            raise ValueError(f"dataset(s) {empty} have no images")
+        self.datasets = datasets
+        self.batch_sizes = {name: int(batch_sizes[name]) for name in datasets}
+        self.seed = seed
+        self.num_workers = num_workers
+        self.passes = {name: 0 for name in datasets}
+        self.positions = {name: 0 for name in datasets}
+        self.skipped: list[str] = []
+        self._orders: dict[tuple[str, int], list[int]] = {}
+
+    def _order(self, name: str, epoch: int) -> list[int]:
+        key = (name, epoch)
+        if key not in self._orders:
+            generator = torch.Generator().manual_seed(_seed(self.seed, _name_key(name), epoch))
+            self._orders = {k: v for k, v in self._orders.items() if k[0] != name}  # keep one pass per dataset
+            self._orders[key] = torch.randperm(len(self.datasets[name]), generator=generator).tolist()
+        return self._orders[key]
+
+    def _draw(self, name: str) -> list[tuple[int, int]]:
+        """The next (index, epoch) pairs of dataset `name`, advancing its counters."""
+        picks = []
+        for _ in range(self.batch_sizes[name]):
+            order = self._order(name, self.passes[name])
+            picks.append((order[self.positions[name]], self.passes[name]))
+            self.positions[name] += 1
+            if self.positions[name] == len(order):
+                self.passes[name] += 1
+                self.positions[name] = 0
+        return picks
+
+    def next_batch(self) -> dict[str, dict]:
+        """{dataset name: collated mini-batch} for one training step."""
+        jobs = [(name, index, epoch) for name in self.datasets for index, epoch in self._draw(name)]
+
+        def load(job: tuple[str, int, int]) -> dict:
+            name, index, epoch = job
+            return self.datasets[name].get(index, epoch)
+
+        if self.num_workers > 0:
+            with ThreadPoolExecutor(self.num_workers) as pool:
+                items = list(pool.map(load, jobs))
+        else:
+            items = [load(job) for job in jobs]
+        batches = {name: collate([item for job, item in zip(jobs, items) if job[0] == name]) for name in self.datasets}
+        for batch in batches.values():
+            self.skipped += batch["skipped"]
+        return batches
+
+    def state_dict(self) -> dict:
+        return {"seed": self.seed, "passes": dict(self.passes), "positions": dict(self.positions),
+                "batch_sizes": dict(self.batch_sizes), "sizes": {n: len(d) for n, d in self.datasets.items()},
+                "skipped": list(self.skipped)}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore counters saved by `state_dict`; refuses a state from other datasets or another seed."""
+        mine = {"seed": self.seed, "batch_sizes": self.batch_sizes,
+                "sizes": {n: len(d) for n, d in self.datasets.items()}}
+        for key, value in mine.items():
+            if state[key] != value:
+                raise ValueError(f"sampler state does not match: {key} is {state[key]} in the checkpoint, "
+                                 f"{value} here")
+        self.passes = dict(state["passes"])
+        self.positions = dict(state["positions"])
+        self.skipped = list(state["skipped"])
