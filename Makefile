@@ -3,6 +3,8 @@ PY := .venv/bin/python
 export HF_HUB_OFFLINE ?= 1
 
 .PHONY: help setup test reproduce bench bench-learn lock
+# Batch runs of the notebooks keep progress bars out of their outputs (nbval compares outputs).
+NB_ENV := TQDM_DISABLE=1
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -10,11 +12,18 @@ help:  ## list the targets
 setup:  ## create .venv with the pinned environment and install liqe_lib
 	bash env/setup.sh
 
-test:  ## the test suite (CPU, offline)
+test:  ## unit tests, then nbval re-executes the committed smoke notebooks and compares their outputs
 	$(PY) -m pytest
+	$(NB_ENV) $(PY) -m pytest --nbval notebooks/ --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider
 
-reproduce:  ## run the notebooks in the smoke profile into results/smoke/
-	@echo "liqe reproduce: not yet available (lands with the notebooks issue)"
+reproduce:  ## run every notebook in the smoke profile (results/smoke/, and the committed notebooks/)
+	$(NB_ENV) .venv/bin/liqe reproduce --profile smoke
+
+bench:  ## speed and memory benchmarks -> results/benchmarks/*.json
+	cd benchmarks && ../$(PY) scoring.py && ../$(PY) text_tower.py && ../$(PY) loader.py && ../$(PY) train_step.py
+
+bench-learn:  ## evidence that it learns: liqe-tiny from random init on the synthetic set (<= 10 min on 2 CPU cores)
+	$(PY) benchmarks/learn.py
 
 lock:  ## regenerate env/requirements.lock from the current .venv
 	$(PY) -m pip freeze --exclude-editable | grep -v '^liqe-repro' > env/requirements.lock

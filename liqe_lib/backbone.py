@@ -78,7 +78,7 @@ def create_clip(arch: str, pretrained_tag: str | None = None, cache_dir: str | N
     except RuntimeError as err:
         raise WeightsError(
             f"could not get the open_clip weights {name}/{pretrained_tag}: {err}\n"
-            f"Looked in the Hugging Face cache ({cache_dir or _hf_cache()}) and at the tag's URL.\n"
+            f"Looked in the Hugging Face cache ({cache_dir or hf_cache()}) and at the tag's URL.\n"
             f"Remedy: on a machine with internet run `python -c \"import open_clip; "
             f"open_clip.create_model('{name}', pretrained='{pretrained_tag}')\"` and copy the cache folder, "
             f"or download the file and pass its path as weights=/path/to/file "
@@ -86,7 +86,20 @@ def create_clip(arch: str, pretrained_tag: str | None = None, cache_dir: str | N
         ) from err
 
 
-def _hf_cache() -> str:
+def cached_pretrained(arch: str, tag: str) -> Path | None:
+    """The locally cached file of an open_clip pretrained tag, or None; never touches the network."""
+    from huggingface_hub import try_to_load_from_cache
+
+    cfg = open_clip.get_pretrained_cfg(architecture(arch).open_clip_name, tag)
+    repo = cfg.get("hf_hub", "").strip("/")
+    for filename in ("open_clip_model.safetensors", "open_clip_pytorch_model.bin"):
+        found = try_to_load_from_cache(repo, filename) if repo else None
+        if isinstance(found, str):
+            return Path(found)
+    return None
+
+
+def hf_cache() -> str:
     from huggingface_hub import constants
 
     return str(constants.HF_HUB_CACHE)

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 
 from . import __version__
+from .logs import configure_logging
 
 #: Modules that define `register(subparsers)`; each adds its subcommands.
-COMMAND_MODULES: tuple[str, ...] = ("liqe_lib.score", "liqe_lib.data.commands", "liqe_lib.appearance")
+COMMAND_MODULES: tuple[str, ...] = ("liqe_lib.score", "liqe_lib.data.commands", "liqe_lib.appearance", "liqe_lib.probe",
+                                   "liqe_lib.commands_train", "liqe_lib.reproduce")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,11 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = logging.StreamHandler()
-    if not args.verbose:  # open_clip logs its model-building chatter at INFO on the root logger
-        handler.addFilter(lambda record: record.name != "root" or record.levelno >= logging.WARNING)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s", handlers=[handler])
+    configure_logging(args.verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

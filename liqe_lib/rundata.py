@@ -1,0 +1,75 @@
+"""The rows and datasets a run trains, validates and tests on, from its `DataConfig`.
+
+Splits are either the official session files or a generated 70/10/20 split seeded
+by the session (grouped by reference content for synthetic distortions). A
+`DatasetConfig` with `parts > 1` trains on one content-disjoint part of a
+dataset's training rows; validation and testing always use the dataset's whole
+val and test parts, so `liqe evaluate --dataset synthetic` tests the same images whichever
+way the training rows were divided. The synthetic set is built on first use.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from .config import DataConfig, DatasetConfig
+from .data.dataset import IQADataset
+from .data.labels import LabelRow
+from .data.registry import dataset_dir, get_spec, labels_root, load_rows
+from .data.splits import generated_split, load_official_split, partition_by_content
+from .data.synthetic import build_synthetic
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("official", "random")
+
+
+def ensure_dataset(name: str, cfg: DataConfig) -> Path:
+    """The dataset's folder. The synthetic set is built there when it is missing; any other
+    missing dataset is an error that says where it was looked for and how to get it."""
+    folder = dataset_dir(name, cfg.root)
+    spec = get_spec(name)
+    if spec.label_source == "synthetic" and not (folder / spec.label_file).is_file():
+        log.info("building the synthetic set in %s (seed %d)", folder, cfg.synthetic_seed)
+        build_synthetic(folder, seed=cfg.synthetic_seed)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{spec.title} not found at {folder}: get it from {spec.url}, unpack it there "
+                                f"(or point data.root / LIQE_DATA_ROOT at its parent folder) and check it with "
+                                f"`liqe data verify --dataset {name}`")
+    return folder
+
+
+def split_rows(name: str, cfg: DataConfig) -> dict[str, list[LabelRow]]:
+    """train/val/test rows of dataset `name` in session `cfg.session`."""
+    if cfg.split == "official":
+        labels = Path(cfg.labels_root) if cfg.labels_root else labels_root(cfg.root)
+        return load_official_split(name, cfg.session, labels)
+    if cfg.split == "random":
+        ensure_dataset(name, cfg)
+        return generated_split(name, load_rows(name, cfg.root), seed=cfg.session, root=cfg.root)
+    raise ValueError(f"unknown split {cfg.split!r}; choose one of {SPLITS}")
+
+
+def train_rows(dataset: DatasetConfig, cfg: DataConfig) -> list[LabelRow]:
+    """Training rows of a training dataset, restricted to its content part if it has one."""
+    rows = split_rows(dataset.name, cfg)["train"]
+    if dataset.parts == 1:
+        return rows
+    spec = get_spec(dataset.name)
+    views = partition_by_content(rows, dataset.parts, spec.grouper(cfg.root) if spec.synthetic else None,
+                                 seed=cfg.session)
+    return views[dataset.part]
+
+
+def make_dataset(name: str, rows: list[LabelRow], cfg: DataConfig, train: bool, seed: int = 0,
+                 key: str | None = None) -> IQADataset:
+    """An `IQADataset` of registry dataset `name` under the run's name `key` (a part's key),
+    with the configured number of crops (train: random crops; else the evaluation grid)."""
+    return IQADataset(key or name, ensure_dataset(name, cfg), rows, train=train, seed=seed,
+                      n_crops=cfg.train_crops if train else cfg.eval_crops, spec=get_spec(name))
+
+
+def all_rows(name: str, cfg: DataConfig) -> list[LabelRow]:
+    """Every labelled row of a dataset (cross-dataset tests, Table 2)."""
+    ensure_dataset(name, cfg)
+    return load_rows(name, cfg.root, cfg.labels_root)

@@ -1,0 +1,172 @@
+"""What the notebooks share: a profile's parameters resolved once, and the runs and tables they read.
+
+A notebook's `parameters` cell holds plain values (profile, data root, sessions,
+epochs, device, output folder, seed); `Study.from_parameters` turns them into
+the overrides every training run of the profile receives, the folders results and
+runs go to, and the sessions to train. Runs resume: a notebook re-executed after
+`01_train` reuses the trained sessions instead of training again.
+
+Session counts: the paper profile trains every variant in all ten sessions. The
+smoke profile trains LIQE in two sessions (Table 1 needs a median and a std) and
+each other variant in one session of 3 epochs x 8 steps, to keep `liqe reproduce`
+within ten minutes on 2 cores.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from . import backbone, evaluate, experiments, realign, rundata
+from .config import DataConfig, TrainConfig, profile_config
+from .data.labels import LabelRow
+from .data.registry import get_spec, load_rows
+from .data.verify import verify_dataset
+from .model import load_model
+from .results import PROJECT_ROOT, results_dir, runs_dir
+
+DEFAULT_SESSIONS = {"smoke": (1, 2), "paper": tuple(range(1, 11))}
+DEFAULT_VARIANT_SESSIONS = {"smoke": (1,), "paper": tuple(range(1, 11))}
+#: Table 2's cross-dataset test sets; the smoke profile's stand-in is the synthetic set's held-out contents.
+#: Extra overrides of every variant but LIQE itself (the smoke profile's shorter runs).
+VARIANT_OVERRIDES = {"smoke": ("steps_per_epoch=8",), "paper": ()}
+CROSS_DATASETS = {"smoke": ("synthetic",), "paper": ("tid2013", "spaq", "pipal")}
+
+
+@dataclass(frozen=True)
+class Study:
+    profile: str
+    sessions: tuple[int, ...]
+    variant_sessions: tuple[int, ...]
+    overrides: tuple[str, ...]
+    data_root: Path
+    out_dir: Path
+    runs_dir: Path
+
+    @classmethod
+    def from_parameters(cls, profile: str = "smoke", data_root: str | None = None, sessions: int | None = None,
+                        epochs: int | None = None, device: str | None = None, out_dir: str | None = None,
+                        seed: int | None = None) -> "Study":
+        """Resolve a notebook's parameters; None means the profile's default."""
+        root = Path(data_root or os.environ.get("LIQE_DATA_ROOT") or PROJECT_ROOT / "data")
+        overrides = [f"data.root={root}"]
+        overrides += [f"epochs={epochs}"] if epochs is not None else []
+        overrides += [f"device={device}"] if device is not None else []
+        overrides += [f"seed={seed}"] if seed is not None else []
+        chosen = tuple(range(1, sessions + 1)) if sessions else DEFAULT_SESSIONS[profile]
+        variant_sessions = chosen if sessions else DEFAULT_VARIANT_SESSIONS[profile]
+        return cls(profile, chosen, variant_sessions, tuple(overrides), root, results_dir(profile, out_dir),
+                   runs_dir(profile))
+
+    @property
+    def train_datasets(self) -> list[str]:
+        """The registry datasets the profile trains on (and tests, Table 1)."""
+        return list(dict.fromkeys(d.name for d in profile_config(self.profile).data.train))
+
+    @property
+    def cross_datasets(self) -> tuple[str, ...]:
+        return CROSS_DATASETS[self.profile]
+
+    @property
+    def datasets(self) -> list[str]:
+        return list(dict.fromkeys([*self.train_datasets, *self.cross_datasets]))
+
+    def missing(self) -> list[str]:
+        """What the profile needs and does not find: datasets (with the remedy) and, for the paper, CLIP weights."""
+        reports = [verify_dataset(name, self.data_root) for name in self.datasets
+                   if get_spec(name).label_source != "synthetic"]
+        problems = [r.format() for r in reports if not r.ok]
+        if self.profile == "paper" and backbone.cached_pretrained("ViT-B-32", "openai") is None:
+            problems.append(f"CLIP ViT-B-32 'openai' weights are not in the Hugging Face cache ({backbone.hf_cache()}): "
+                            f"run `python -c \"import open_clip; open_clip.create_model('ViT-B-32-quickgelu', "
+                            f"pretrained='openai')\"` once with internet access")
+        return problems
+
+    def prepare_data(self) -> pd.DataFrame:
+        """Build the synthetic set if the profile uses it, then verify every dataset; one row per dataset.
+
+        Raises `FileNotFoundError` listing what is missing and how to get it.
+        """
+        data = DataConfig(root=str(self.data_root))
+        for name in self.datasets:
+            if get_spec(name).label_source == "synthetic":
+                rundata.ensure_dataset(name, data)
+        reports = [verify_dataset(name, self.data_root) for name in self.datasets]
+        broken = [r.format() for r in reports if not r.ok]
+        if broken:
+            raise FileNotFoundError("datasets missing or incomplete:\n" + "\n".join(broken))
+        return pd.DataFrame([{"dataset": r.name, "label rows": r.rows, "images found": r.found} for r in reports])
+
+    def rows(self, dataset: str) -> list[LabelRow]:
+        return load_rows(dataset, self.data_root)
+
+    def sessions_of(self, variant: str) -> tuple[int, ...]:
+        return self.sessions if variant == "liqe" else self.variant_sessions
+
+    def overrides_of(self, variant: str) -> tuple[str, ...]:
+        return self.overrides if variant == "liqe" else (*VARIANT_OVERRIDES[self.profile], *self.overrides)
+
+    def run(self, variant: str, split: str = "test") -> pd.DataFrame:
+        """Train (or resume) `variant` in its sessions and return its tidy test metrics."""
+        return experiments.run_variant(variant, self.profile, self.sessions_of(variant), self.overrides_of(variant),
+                                       out_root=self.runs_dir, split=split)
+
+    def config(self, variant: str, session: int) -> TrainConfig:
+        return experiments.variant_config(variant, self.profile, self.overrides_of(variant), self.runs_dir, session)
+
+    def run_dir(self, variant: str, session: int) -> Path:
+        return Path(self.config(variant, session).out_dir)
+
+    def checkpoint(self, variant: str, session: int) -> Path:
+        path = self.run_dir(variant, session) / "best.pt"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} not found: train {variant} session {session} first (notebook 01_train)")
+        return path
+
+    def evaluate(self, variant: str, datasets: list[str] | tuple[str, ...], split: str) -> pd.DataFrame:
+        """Tidy metrics of the trained sessions of `variant` on other datasets or splits (Table 2)."""
+        return pd.concat([evaluate.evaluate_checkpoint(self.checkpoint(variant, s), list(datasets), split,
+                                                       model_name=variant)
+                          for s in self.sessions_of(variant)], ignore_index=True)
+
+    def predictions(self, variant: str, session: int, dataset: str, split: str = "test") -> pd.DataFrame:
+        """Per-image predictions of one trained session (scatter plots, Table 3)."""
+        checkpoint = self.checkpoint(variant, session)
+        data = evaluate.checkpoint_config(checkpoint).data
+        rows = rundata.all_rows(dataset, data) if split == "all" else rundata.split_rows(dataset, data)[split]
+        frame = evaluate.predict(load_model(weights=checkpoint), rundata.make_dataset(dataset, rows, data, train=False),
+                                 data.eval_batch_size)
+        return frame.assign(session=session)
+
+    def save_metrics(self, table: pd.DataFrame, name: str) -> Path:
+        """Keep a tidy metrics table as results/<profile>/metrics/<name>.csv."""
+        return evaluate.save_table(table, self.out_dir / "metrics" / f"{name}.csv")
+
+    def realignment_betas(self) -> dict:
+        """Table 3's betas per dataset; the smoke profile's one dataset is its own common scale (None: identity)."""
+        return {"synthetic": None} if self.profile == "smoke" else realign.load_betas()
+
+    def epoch_log(self, variant: str) -> pd.DataFrame:
+        """One row per session x epoch x task of the run logs: mean loss and the DWA weight used."""
+        rows = []
+        for session in self.sessions_of(variant):
+            for line in (self.run_dir(variant, session) / "log.jsonl").read_text().splitlines():
+                record = json.loads(line)
+                if record.get("kind") == "epoch":
+                    rows += [{"variant": variant, "session": session, "epoch": record["epoch"] + 1, "task": task,
+                              "loss": loss, "weight": record["weights"][task]}
+                             for task, loss in record["losses"].items()]
+        return pd.DataFrame(rows)
+
+    def playground(self) -> list[Path]:
+        """gMAD's unlabelled images: Waterloo Exploration and SPAQ (paper); every synthetic image,
+        distorted or pristine, in the smoke profile."""
+        names = ("synthetic",) if self.profile == "smoke" else ("waterloo", "spaq")
+        suffixes = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+        return sorted(p for name in names for p in self.image_root(name).rglob("*") if p.suffix.lower() in suffixes)
+
+    def image_root(self, dataset: str) -> Path:
+        return self.data_root / get_spec(dataset).folder
