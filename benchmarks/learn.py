@@ -1,0 +1,71 @@
+"""Evidence that the smoke profile learns: liqe-tiny from random init on the synthetic set.
+
+Trains the smoke profile's LIQE, longer (`STEPS`), with a fixed seed, selects the
+epoch on the validation contents, and tests it with the 15-crop grid on the
+held-out contents of session 1 (no test image shares a reference image with a
+training image). Targets: SRCC >= 0.6 and distortion accuracy >= 3/11 (three
+times chance). Training is sized to stay within 10 minutes on 2 CPU cores; the
+synthetic set is built first if missing (timed separately).
+How the tiny configuration was found: results/benchmarks/learn_search.md.
+
+    make bench-learn            (or: python benchmarks/learn.py [--set key=value ...])
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from common import write_result
+
+from liqe_lib import rundata
+from liqe_lib.config import apply_overrides, smoke_config
+from liqe_lib.evaluate import evaluate_checkpoint
+from liqe_lib.train import train
+
+TARGET_SRCC = 0.6
+TARGET_DISTORTION_ACC = 3 / 11
+#: The benchmark's run: the smoke profile trained longer, then tested with the paper's 15 crops.
+STEPS = ("epochs=10", "steps_per_epoch=100", "out_dir=runs/bench/learn", "seed=0")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    cfg = apply_overrides(smoke_config(), [*STEPS, *args.overrides])
+
+    start = time.perf_counter()
+    rundata.ensure_dataset("synthetic", cfg.data)
+    build_s = time.perf_counter() - start
+    start = time.perf_counter()
+    result = train(cfg)
+    train_s = time.perf_counter() - start
+    test_data = apply_overrides(cfg, ["data.eval_crops=15"]).data
+    table = evaluate_checkpoint(result.best_checkpoint, ["synthetic"], "test", data=test_data)
+    values = table.set_index("metric")["value"]
+    steps = [json.loads(line) for line in (Path(cfg.out_dir) / "log.jsonl").read_text().splitlines()]
+    throughput = statistics.median(r["images_per_s"] for r in steps if r["kind"] == "step")
+
+    passed = values["srcc"] >= TARGET_SRCC and values["distortion_acc"] >= TARGET_DISTORTION_ACC
+    write_result("learn", {
+        "test_srcc": round(values["srcc"], 4), "test_plcc": round(values["plcc"], 4),
+        "test_distortion_acc": round(values["distortion_acc"], 4), "test_scene_acc": round(values["scene_acc"], 4),
+        "targets": {"srcc": TARGET_SRCC, "distortion_acc": round(TARGET_DISTORTION_ACC, 4)}, "passed": bool(passed),
+        "best_epoch": result.best_epoch + 1, "train_seconds": round(train_s, 1),
+        "synthetic_build_seconds": round(build_s, 1), "train_images_per_s_median": round(throughput, 1),
+        "overrides": [*STEPS, *args.overrides],
+    })
+    print(f"held-out-content test: SRCC {values['srcc']:.3f} (target >= {TARGET_SRCC}), distortion accuracy "
+          f"{values['distortion_acc']:.3f} (target >= {TARGET_DISTORTION_ACC:.3f}); trained in {train_s / 60:.1f} min: "
+          f"{'PASS' if passed else 'FAIL'}")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
