@@ -38,11 +38,12 @@ from tqdm.auto import tqdm
 from .data.images import load_rgb
 from .data.labels import LabelRow
 from .data.registry import dataset_dir, get_spec, labels_root, load_rows, official_file
+from .vocab import APPEARANCE_LEVELS
 
 log = logging.getLogger(__name__)
 
 ATTRIBUTES: tuple[str, ...] = ("brightness", "contrast", "sharpness", "colourfulness")
-LEVELS: tuple[str, ...] = ("low", "medium", "high")
+LEVELS: tuple[str, ...] = APPEARANCE_LEVELS
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601
 
 #: CDF 9/7 analysis filters, normalised as PyWavelets' and MATLAB's `bior4.4` (low-pass sums to sqrt 2).
@@ -240,6 +241,25 @@ def annotate_dataset(name: str, root: str | os.PathLike | None = None, labels_di
     path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(path, index=False)
     return path, table
+
+
+def measurements(name: str, root: str | os.PathLike | None = None,
+                 labels_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """The attributes of every labelled image of dataset `name`, in label-file order.
+
+    Read from the dataset's appearance file (`appearance_file`) when its paths and scores
+    are those of the label file, else measured and written there (`annotate_dataset`): the
+    file is a cache that a rebuilt or relabelled dataset invalidates. Its `_level` columns
+    are the dataset's own tertiles; the appearance task reclasses by the training split's.
+    """
+    path = appearance_file(name, root, labels_dir)
+    if path.is_file():
+        table = pd.read_csv(path)
+        rows = load_rows(name, root, labels_dir)
+        if table["path"].tolist() == [r.path for r in rows] and np.allclose(table["score"], [r.score for r in rows]):
+            return table
+        log.info("%s does not match the labels of %s any more: measuring again", path, name)
+    return annotate_dataset(name, root, labels_dir, progress=False)[1]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -7,6 +7,9 @@ guess [max y, min y, mean x, std x]. Scene accuracy: with k scene labels, each
 label found among the top-k predicted scenes is one hit out of k. Distortion
 accuracy: the argmax of p(d|x) against the labelled class. Images without scene
 or distortion labels are left out of that accuracy (NaN when none has one).
+Models with the appearance task add, per attribute, the accuracy of the argmax
+level (`appearance_acc_<attribute>`) and their mean (`appearance_acc`, what model
+selection uses); other models' tables are unchanged.
 
 Results are tidy: one row per model x dataset x session x split x metric.
 Sessions aggregate to their median (what the paper reports) and standard
@@ -32,11 +35,13 @@ from .config import DataConfig, TrainConfig, from_dict
 from .crops import normalize
 from .data.dataset import IQADataset, collate
 from .model import LIQE, load_model
+from .vocab import APPEARANCE_ATTRIBUTES
 
 log = logging.getLogger(__name__)
 
 QUALITY_METRICS = ("srcc", "krcc", "plcc", "rmse")
 METRICS = (*QUALITY_METRICS, "scene_acc", "distortion_acc")
+APPEARANCE_METRICS = (*(f"appearance_acc_{a}" for a in APPEARANCE_ATTRIBUTES), "appearance_acc")
 TIDY_COLUMNS = ("model", "dataset", "session", "split", "metric", "value")
 
 
@@ -96,6 +101,22 @@ def metrics(pred: pd.DataFrame) -> dict[str, float]:
     known = (pred["distortion"] >= 0) & pred["distortion_pred"].notna()
     result["distortion_acc"] = (float((pred.loc[known, "distortion"] == pred.loc[known, "distortion_pred"]).mean())
                                 if known.any() else math.nan)
+    if f"appearance_{APPEARANCE_ATTRIBUTES[0]}_pred" in pred:
+        result.update(appearance_accuracies(pred))
+    return result
+
+
+def appearance_accuracies(pred: pd.DataFrame) -> dict[str, float]:
+    """Per attribute, the share of labelled images whose most likely level is the labelled one; and the
+    mean over the attributes that have labelled images (NaN for an attribute without any)."""
+    result = {}
+    for attribute in APPEARANCE_ATTRIBUTES:
+        label, guess = pred[f"appearance_{attribute}"], pred[f"appearance_{attribute}_pred"]
+        known = label >= 0
+        accuracy = float((label[known] == guess[known]).mean()) if known.any() else math.nan
+        result[f"appearance_acc_{attribute}"] = accuracy
+    values = [v for v in result.values() if not math.isnan(v)]
+    result["appearance_acc"] = sum(values) / len(values) if values else math.nan
     return result
 
 
@@ -105,7 +126,8 @@ def metrics(pred: pd.DataFrame) -> dict[str, float]:
 def predict(model: LIQE, dataset: IQADataset, batch_size: int = 16, device: torch.device | str = "cpu",
             autocast=None, num_workers: int = 0) -> pd.DataFrame:
     """One row per readable image: path, mos, pred (the quality score), and the labelled and
-    predicted scene/distortion outcomes. Unreadable images are logged by `collate` and counted here."""
+    predicted scene/distortion outcomes (and appearance levels, for a model with that task).
+    Unreadable images are logged by `collate` and counted here."""
     was_training = model.training
     model.eval()
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate,
@@ -127,6 +149,11 @@ def predict(model: LIQE, dataset: IQADataset, batch_size: int = 16, device: torc
             frame["scene_hits"], frame["scene_k"] = hits.numpy(), k.numpy()
         else:
             frame["scene_hits"], frame["scene_k"] = math.nan, batch["scenes"].sum(dim=1).long().numpy()
+        if out.appearance is not None:
+            guesses = out.appearance.argmax(dim=2).cpu().numpy()
+            for i, attribute in enumerate(APPEARANCE_ATTRIBUTES):
+                frame[f"appearance_{attribute}"] = batch["appearance"][:, i].numpy()
+                frame[f"appearance_{attribute}_pred"] = guesses[:, i]
         frames.append(frame)
     model.train(was_training)
     if skipped:
@@ -189,10 +216,12 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, datasets: list[str], spli
     model = load_model(weights=checkpoint, device=torch_device)
     autocast = runtime.autocast_context(cfg.precision if cfg else "auto", torch_device)
     name = model_name or (cfg.name if cfg else Path(checkpoint).stem)
+    # appearance labels by the training split's tertiles, or the dataset's own when it is tested whole
+    appearance = ("all" if split == "all" else "train") if "appearance" in model.task_set.tasks else None
     results = {}
     for dataset in datasets:
         rows = rundata.all_rows(dataset, data) if split == "all" else rundata.split_rows(dataset, data)[split]
-        ds = rundata.make_dataset(dataset, rows, data, train=False)
+        ds = rundata.make_dataset(dataset, rows, data, train=False, appearance=appearance)
         results[dataset] = metrics(predict(model, ds, data.eval_batch_size, torch_device, autocast,
                                            data.num_workers))
     return tidy(results, name, data.session, split)

@@ -41,6 +41,8 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "distortion": ("model.task_set=distortion",),
     "quality+scene": ("model.task_set=quality+scene",),
     "quality+distortion": ("model.task_set=quality+distortion",),
+    # beyond the paper
+    "liqe+appearance": ("model.task_set=all+appearance",),
 }
 
 #: The rows of Tables 4 and 5: variant -> the row's label in `results/paper/`.
@@ -60,6 +62,11 @@ TABLE5: dict[str, str] = {
     "quality+scene": "Quality + Scene",
     "quality+distortion": "Quality + Distortion",
     "liqe": "All Tasks (LIQE)",
+}
+#: Variants beyond the paper (notebook 10) and their row labels.
+BEYOND: dict[str, str] = {
+    "liqe": "LIQE",
+    "liqe+appearance": "LIQE + appearance",
 }
 
 

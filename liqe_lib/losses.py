@@ -1,4 +1,4 @@
-"""Fidelity losses of LIQE (paper Eqs. 6-8; DESIGN.md, "Losses").
+"""Fidelity losses of LIQE (paper Eqs. 6-8; DESIGN.md, "Losses") and of the appearance task.
 
 The fidelity loss 1 - sqrt(p g) - sqrt((1 - p)(1 - g)) compares two Bernoulli
 (or categorical) distributions; `EPS` sits inside every square root so its
@@ -52,13 +52,32 @@ def scene_fidelity_loss(prob: torch.Tensor, multi_hot: torch.Tensor) -> torch.Te
     return _binary_fidelity(prob[known], multi_hot[known].to(prob.dtype)).mean()
 
 
-def distortion_fidelity_loss(prob: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Multi-class distortion fidelity loss (Eq. 8): 1 - sum_d sqrt(p(d|x) g_d + eps), g one-hot.
+def categorical_fidelity_loss(prob: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Multi-class fidelity loss (Eq. 8): 1 - sum_k sqrt(p(k|x) g_k + eps), g one-hot, mean over images.
 
-    prob: p(d|x), (N, 11). target: class index (N,), -1 where unknown (ignored).
+    The distortion loss over the 11 classes, and the loss of each appearance attribute
+    over its 3 levels. prob: (N, K), a softmax. target: class index (N,), -1 where unknown
+    (ignored).
     """
     known = target >= 0
     if not known.any():
         return prob.sum() * 0
     one_hot = torch.nn.functional.one_hot(target[known], prob.shape[1]).to(prob.dtype)
     return (1 - torch.sqrt(prob[known] * one_hot + EPS).sum(dim=1)).mean()
+
+
+def appearance_fidelity_loss(prob: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The appearance task's loss: Eq. 8 per attribute over its low/medium/high levels, averaged over attributes.
+
+    prob: (N, A, 3), one softmax per attribute. target: (N, A) level index, -1 where unknown.
+    The mean (not the sum) over the attributes that have a label in the batch keeps the
+    task on the [0, 1] scale of the other three losses, so that under DWA (weights that
+    sum to the number of tasks) appearance weighs as one task of four, not as four tasks,
+    as the scene loss averages its nine binary terms; attributes without any label in the
+    batch are left out rather than counted as zero.
+    """
+    losses = [categorical_fidelity_loss(prob[:, a], target[:, a]) for a in range(prob.shape[1])
+              if (target[:, a] >= 0).any()]
+    if not losses:
+        return prob.sum() * 0
+    return torch.stack(losses).mean()

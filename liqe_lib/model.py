@@ -2,7 +2,9 @@
 
 Paper Eqs. 3-5: logit = logit_scale.exp() * cos(crop, prompt), averaged over the U
 crops of an image, softmax over the prompts of each prompt group; marginals sum
-the other axes out; the quality score is q = sum_c c p(c|x), in [1, C].
+the other axes out; the quality score is q = sum_c c p(c|x), in [1, C]. With the
+appearance task (`all+appearance`) each attribute's group is its own softmax over
+low/medium/high, stacked into `LIQEOutput.appearance`.
 
 Text features depend only on the prompts and the text tower, so they are cached
 whenever the text tower does not train, and the cache is invalidated when any
@@ -28,7 +30,7 @@ from torchvision.transforms.functional import to_pil_image
 from . import backbone
 from .crops import EVAL_CROPS, eval_crops, normalize
 from .data.images import ImageSource, load_rgb
-from .vocab import DISTORTIONS, SCENES, TaskSet, get_task_set
+from .vocab import APPEARANCE_ATTRIBUTES, DISTORTIONS, SCENES, TaskSet, get_task_set
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ class LIQEOutput:
     scene: torch.Tensor | None  # (B, 9)
     distortion: torch.Tensor | None  # (B, 11)
     score: torch.Tensor | None  # (B,)
+    appearance: torch.Tensor | None = None  # (B, 4, 3): p(level | x) per attribute, `APPEARANCE_ATTRIBUTES` order
 
     @property
     def joint(self) -> torch.Tensor:
@@ -134,7 +137,9 @@ class LIQE(torch.nn.Module):
         if quality is not None:
             levels = torch.arange(1, quality.shape[1] + 1, dtype=quality.dtype, device=quality.device)
             score = quality @ levels
-        return LIQEOutput(tuple(groups), quality, marginals["scene"], marginals["distortion"], score)
+        appearance = [self._marginal(groups, attribute) for attribute in APPEARANCE_ATTRIBUTES]
+        return LIQEOutput(tuple(groups), quality, marginals["scene"], marginals["distortion"], score,
+                          torch.stack(appearance, dim=1) if appearance[0] is not None else None)
 
     def _marginal(self, groups: list[torch.Tensor], axis: str) -> torch.Tensor | None:
         for group, prob in zip(self.task_set.groups, groups):

@@ -16,7 +16,8 @@ from .config import TrainConfig
 from .crops import normalize
 from .data.dataset import MultiDatasetSampler
 from .model import LIQE
-from .train import Batch, build_model, task_losses
+from .batch import Batch
+from .train import build_model, task_losses
 
 
 def task_gradients(model: LIQE, batch: Batch, tasks: tuple[str, ...]) -> dict[str, torch.Tensor]:

@@ -6,22 +6,30 @@ by the session (grouped by reference content for synthetic distortions). A
 dataset's training rows; validation and testing always use the dataset's whole
 val and test parts, so `liqe evaluate --dataset synthetic` tests the same images whichever
 way the training rows were divided. The synthetic set is built on first use.
+
+The appearance task's labels (`appearance_labels`) class each attribute by the tertiles
+of the session's training split and apply those thresholds to every split, so the
+definition of "low" never looks at a test image.
 """
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
+from .appearance import ATTRIBUTES, add_levels, measurements, tertile_thresholds
 from .config import DataConfig, DatasetConfig
 from .data.dataset import IQADataset
 from .data.labels import LabelRow
 from .data.registry import dataset_dir, get_spec, labels_root, load_rows
 from .data.splits import generated_split, load_official_split, partition_by_content
 from .data.synthetic import build_synthetic
+from .vocab import APPEARANCE_LEVELS
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("official", "random")
+#: Which rows define the appearance tertiles: the session's training split, or all rows (a dataset tested whole).
+APPEARANCE_REFERENCES = ("train", "all")
 
 
 def ensure_dataset(name: str, cfg: DataConfig) -> Path:
@@ -62,11 +70,37 @@ def train_rows(dataset: DatasetConfig, cfg: DataConfig) -> list[LabelRow]:
 
 
 def make_dataset(name: str, rows: list[LabelRow], cfg: DataConfig, train: bool, seed: int = 0,
-                 key: str | None = None) -> IQADataset:
+                 key: str | None = None, appearance: str | None = None) -> IQADataset:
     """An `IQADataset` of registry dataset `name` under the run's name `key` (a part's key),
-    with the configured number of crops (train: random crops; else the evaluation grid)."""
+    with the configured number of crops (train: random crops; else the evaluation grid).
+    `appearance` ("train" or "all", see `appearance_labels`) adds the appearance task's labels."""
+    levels = appearance_labels(name, cfg, appearance) if appearance else None
     return IQADataset(key or name, ensure_dataset(name, cfg), rows, train=train, seed=seed,
-                      n_crops=cfg.train_crops if train else cfg.eval_crops, spec=get_spec(name))
+                      n_crops=cfg.train_crops if train else cfg.eval_crops, spec=get_spec(name), appearance=levels)
+
+
+def appearance_labels(name: str, cfg: DataConfig, reference: str = "train") -> dict[str, tuple[int, ...]]:
+    """path -> level index (0 low, 1 medium, 2 high; -1 unmeasurable) per appearance attribute.
+
+    The thresholds are the tertiles of the `reference` rows: "train", the session's training
+    split (training and testing on a split); "all", every labelled row (a dataset tested
+    whole, Table 2 style, which has no training split of its own). Attribute values are
+    measured once per dataset and cached next to its labels (`appearance.measurements`).
+    """
+    if reference not in APPEARANCE_REFERENCES:
+        raise ValueError(f"unknown appearance reference {reference!r}; choose one of {APPEARANCE_REFERENCES}")
+    ensure_dataset(name, cfg)
+    table = measurements(name, cfg.root, cfg.labels_root)
+    chosen = table
+    if reference == "train":
+        chosen = table[table["path"].isin({row.path for row in split_rows(name, cfg)["train"]})]
+    thresholds = {attribute: tertile_thresholds(chosen[attribute]) for attribute in ATTRIBUTES}
+    log.info("%s appearance tertiles (%s rows, session %d): %s", name, reference, cfg.session,
+             {a: tuple(round(t, 4) for t in pair) for a, pair in thresholds.items()})
+    classed, _ = add_levels(table, thresholds)
+    index = {level: i for i, level in enumerate(APPEARANCE_LEVELS)}
+    levels = classed[[f"{attribute}_level" for attribute in ATTRIBUTES]].to_numpy()
+    return {path: tuple(index.get(level, -1) for level in row) for path, row in zip(classed["path"], levels)}
 
 
 def all_rows(name: str, cfg: DataConfig) -> list[LabelRow]:

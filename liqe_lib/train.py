@@ -4,7 +4,8 @@ Per step: one mini-batch from every training dataset; all crops of all images
 through CLIP; logits averaged over an image's crops and softmaxed over the
 prompts into the joint p(c, s, d | x) (Eqs. 2-3); the quality fidelity loss over
 pairs within each dataset (Eq. 6), the scene and distortion fidelity losses
-(Eqs. 7-8); their DWA- (Eq. 11) or equally weighted sum (Eq. 10); one AdamW step.
+(Eqs. 7-8) and, for `all+appearance`, the appearance loss; their DWA- (Eq. 11) or
+equally weighted sum (Eq. 10); one AdamW step.
 
 After each epoch the model is validated on the validation part of every training
 dataset (the whole dataset's, when training uses a content part of it) and the
@@ -31,11 +32,12 @@ import torch
 from tqdm import tqdm
 
 from . import rundata, runtime
+from .batch import Batch, gather_output
 from .config import ModelConfig, ScheduleConfig, TrainConfig
 from .crops import normalize
 from .data.dataset import MultiDatasetSampler
 from .evaluate import evaluate_datasets
-from .losses import distortion_fidelity_loss, quality_fidelity_loss, scene_fidelity_loss
+from .losses import appearance_fidelity_loss, categorical_fidelity_loss, quality_fidelity_loss, scene_fidelity_loss
 from .model import LIQE, LIQEOutput, load_model
 from .weighting import make_weighting
 
@@ -43,7 +45,8 @@ log = logging.getLogger(__name__)
 
 STATE_FORMAT = "liqe-repro-train"
 #: The metric of each task that model selection averages (official `current_avg`).
-SELECTION_METRICS = {"quality": "srcc", "scene": "scene_acc", "distortion": "distortion_acc"}
+SELECTION_METRICS = {"quality": "srcc", "scene": "scene_acc", "distortion": "distortion_acc",
+                     "appearance": "appearance_acc"}
 
 
 @dataclass
@@ -70,9 +73,11 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
     torch.manual_seed(cfg.seed)  # the same initial weights in every process
     model = build_model(cfg.model, device)
     keys = [d.key for d in cfg.data.train]
-    train_sets = {d.key: rundata.make_dataset(d.name, rundata.train_rows(d, cfg.data), cfg.data,
-                                              train=True, seed=cfg.seed, key=d.key) for d in cfg.data.train}
-    val_sets = {name: rundata.make_dataset(name, rundata.split_rows(name, cfg.data)["val"], cfg.data, train=False)
+    appearance = "train" if "appearance" in model.task_set.tasks else None  # labels by the training tertiles
+    train_sets = {d.key: rundata.make_dataset(d.name, rundata.train_rows(d, cfg.data), cfg.data, train=True,
+                                              seed=cfg.seed, key=d.key, appearance=appearance) for d in cfg.data.train}
+    val_sets = {name: rundata.make_dataset(name, rundata.split_rows(name, cfg.data)["val"], cfg.data, train=False,
+                                           appearance=appearance)
                 for name in dict.fromkeys(d.name for d in cfg.data.train)}
     tasks = trained_tasks(model, train_sets)
     sampler = MultiDatasetSampler(train_sets, {d.key: d.batch_size for d in cfg.data.train}, seed=cfg.seed,
@@ -188,7 +193,8 @@ def trained_tasks(model: LIQE, datasets: dict) -> tuple[str, ...]:
     tasks = ("quality",) if model.head == "linear" else model.task_set.tasks
     rows = [row for ds in datasets.values() for row in ds.rows]
     labelled = {"quality": True, "scene": any(r.scenes for r in rows),
-                "distortion": any(r.coarse_distortion != "unknown" for r in rows)}
+                "distortion": any(r.coarse_distortion != "unknown" for r in rows),
+                "appearance": any(ds.has_appearance for ds in datasets.values())}
     for task in tasks:
         if not labelled[task]:
             log.warning("no training row has a %s label: the %s loss is left out", task, task)
@@ -222,72 +228,17 @@ def lr_factor(step: int, cfg: ScheduleConfig, steps_per_epoch: int, epochs: int)
 
 # --- one step ------------------------------------------------------------------------------
 
-@dataclass
-class Batch:
-    """The images of one step, datasets concatenated. `group` is the dataset's index (pairs stay within it)."""
-
-    crops: torch.Tensor  # uint8 (N, U, 3, 224, 224)
-    score: torch.Tensor  # (N,)
-    distortion: torch.Tensor  # (N,) class index, -1 unknown
-    scenes: torch.Tensor  # (N, 9) multi-hot, zeros unknown
-    group: torch.Tensor  # (N,)
-    paths: list[str]
-
-    @classmethod
-    def collect(cls, batches: dict[str, dict], keys: list[str]) -> "Batch":
-        parts = [batches[k] for k in keys]
-        return cls(torch.cat([b["crops"] for b in parts]), torch.cat([b["score"] for b in parts]),
-                   torch.cat([b["distortion"] for b in parts]), torch.cat([b["scenes"] for b in parts]),
-                   torch.cat([torch.full((len(b["score"]),), i) for i, b in enumerate(parts)]),
-                   [p for b in parts for p in b["path"]])
-
-    def _select(self, index: torch.Tensor) -> "Batch":
-        return Batch(self.crops[index], self.score[index], self.distortion[index], self.scenes[index],
-                     self.group[index], [self.paths[i] for i in index.tolist()])
-
-    def share(self, rank: int, world_size: int) -> "Batch":
-        """This process's share: the rank-th contiguous slice of every dataset's mini-batch."""
-        index = []
-        for g in self.group.unique():
-            members = (self.group == g).nonzero(as_tuple=True)[0]
-            if len(members) % world_size:
-                raise ValueError(f"a mini-batch of {len(members)} images cannot be shared by {world_size} "
-                                 "processes: make every batch size a multiple of the number of processes")
-            size = len(members) // world_size
-            index.append(members[rank * size:(rank + 1) * size])
-        return self._select(torch.cat(index))
-
-    def in_rank_order(self, world_size: int) -> "Batch":
-        """The rows in the order `gather_output` concatenates the processes' predictions."""
-        if world_size == 1:
-            return self
-        shares = [self.share(r, world_size) for r in range(world_size)]
-        return Batch(*(torch.cat([getattr(s, f) for s in shares]) for f in ("crops", "score", "distortion",
-                                                                               "scenes", "group")),
-                     [p for s in shares for p in s.paths])
-
-    def to(self, device: torch.device) -> "Batch":
-        return Batch(self.crops, self.score.to(device), self.distortion.to(device), self.scenes.to(device),
-                     self.group.to(device), self.paths)
-
-
-def gather_output(out: LIQEOutput, ctx: runtime.Context) -> LIQEOutput:
-    """Predictions of the whole global batch in every process (see `distributed`)."""
-    if not ctx.enabled:
-        return out
-    return LIQEOutput((), *(runtime.gather_for_loss(x, ctx) for x in (out.quality, out.scene,
-                                                                          out.distortion, out.score)))
-
-
 def task_losses(out: LIQEOutput, batch: Batch, tasks: tuple[str, ...]) -> dict[str, torch.Tensor]:
-    """The per-task fidelity losses (Eqs. 6-8) in fp32."""
+    """The per-task fidelity losses (Eqs. 6-8, and the appearance task's) in fp32."""
     losses = {}
     if "quality" in tasks:
         losses["quality"] = quality_fidelity_loss(out.score.float(), batch.score, batch.group)
     if "scene" in tasks:
         losses["scene"] = scene_fidelity_loss(out.scene.float(), batch.scenes)
     if "distortion" in tasks:
-        losses["distortion"] = distortion_fidelity_loss(out.distortion.float(), batch.distortion)
+        losses["distortion"] = categorical_fidelity_loss(out.distortion.float(), batch.distortion)
+    if "appearance" in tasks:
+        losses["appearance"] = appearance_fidelity_loss(out.appearance.float(), batch.appearance)
     return losses
 
 

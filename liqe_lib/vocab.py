@@ -5,6 +5,10 @@ The textual vocabulary is LIQE's interface between labels and CLIP: the prompts
 enumerated quality-major, then scene, then distortion, so that the 495 logits of
 the all-task set reshape to (5, 9, 11). Every other task combination of the
 paper (Tables 4 and 5) is a `TaskSet` built from the same label spaces.
+
+Beyond the paper, `all+appearance` adds a fourth task: SLIQUE's appearance attributes
+(`appearance`), one prompt group per attribute, `a photo with {low, medium, high}
+{attribute}`, so that each attribute has its own softmax over its three levels.
 """
 from __future__ import annotations
 
@@ -64,6 +68,13 @@ UNKNOWN = "unknown"
 
 AXES: tuple[str, ...] = ("quality", "scene", "distortion")
 
+#: SLIQUE's appearance attributes in prompt spelling, in the order of `appearance.ATTRIBUTES`
+#: (which measures them), and their levels, in the order of `appearance.LEVELS`.
+APPEARANCE_ATTRIBUTES: tuple[str, ...] = ("brightness", "contrast", "sharpness", "colorfulness")
+APPEARANCE_LEVELS: tuple[str, ...] = ("low", "medium", "high")
+#: Every task a task set can train: the three of the paper, then appearance (one task of four attributes).
+TASKS: tuple[str, ...] = (*AXES, "appearance")
+
 
 def coarse_distortion(fine: str) -> str:
     """Map a fine distortion name to its class; `unknown` stays `unknown`."""
@@ -84,6 +95,8 @@ class PromptGroup:
     quality_levels: tuple[str, ...] = QUALITY_LEVELS
 
     def labels(self, axis: str) -> tuple[str, ...]:
+        if axis in APPEARANCE_ATTRIBUTES:
+            return APPEARANCE_LEVELS
         return {"quality": self.quality_levels, "scene": SCENES, "distortion": DISTORTIONS}[axis]
 
     @property
@@ -92,7 +105,7 @@ class PromptGroup:
 
     @property
     def prompts(self) -> list[str]:
-        keys = {"quality": "c", "scene": "s", "distortion": "d"}
+        keys = {"quality": "c", "scene": "s", "distortion": "d", **{a: "l" for a in APPEARANCE_ATTRIBUTES}}
         combos = itertools.product(*(self.labels(a) for a in self.axes))
         return [self.template.format(**{keys[a]: v for a, v in zip(self.axes, combo)}) for combo in combos]
 
@@ -104,10 +117,16 @@ class TaskSet:
     name: str
     groups: tuple[PromptGroup, ...]
 
+    def __post_init__(self):
+        present = {a for g in self.groups for a in g.axes}
+        if present & set(APPEARANCE_ATTRIBUTES) and not present >= set(APPEARANCE_ATTRIBUTES):
+            raise ValueError(f"task set {self.name!r}: the appearance task needs all of {APPEARANCE_ATTRIBUTES}")
+
     @property
     def tasks(self) -> tuple[str, ...]:
+        """The tasks it learns, in `TASKS` order (appearance when it has the attribute groups)."""
         present = {a for g in self.groups for a in g.axes}
-        return tuple(a for a in AXES if a in present)
+        return tuple(t for t in TASKS if t in present or (t == "appearance" and APPEARANCE_ATTRIBUTES[0] in present))
 
     @property
     def quality_levels(self) -> tuple[str, ...]:
@@ -125,6 +144,9 @@ JOINT_TEMPLATE = "a photo of a {s} with {d} artifacts, which is of {c} quality"
 QUALITY_TEMPLATE = "a photo with {c} quality"
 SCENE_TEMPLATE = "a photo of a {s}"
 DISTORTION_TEMPLATE = "a photo with {d} artifacts"
+#: One group (one softmax over the three levels) per appearance attribute: 4 x 3 = 12 prompts.
+APPEARANCE_GROUPS: tuple[PromptGroup, ...] = tuple(PromptGroup(f"a photo with {{l}} {a}", (a,))
+                                                   for a in APPEARANCE_ATTRIBUTES)
 
 TASK_SETS: dict[str, TaskSet] = {
     ts.name: ts
@@ -142,6 +164,7 @@ TASK_SETS: dict[str, TaskSet] = {
             PromptGroup(SCENE_TEMPLATE, ("scene",)),
             PromptGroup(DISTORTION_TEMPLATE, ("distortion",)),
         )),
+        TaskSet("all+appearance", (PromptGroup(JOINT_TEMPLATE, AXES), *APPEARANCE_GROUPS)),
     )
 }
 

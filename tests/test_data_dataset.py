@@ -38,6 +38,17 @@ def test_items_carry_crops_and_labels_with_the_contract_types(folder):
     assert int(unknown["distortion"]) == -1 and unknown["scenes"].sum() == 0
 
 
+def test_items_carry_appearance_levels_and_unknown_rows_get_minus_one(folder):
+    rows = _images(folder, 2)
+    plain = IQADataset("bid", folder, rows, train=False, n_crops=1)
+    labelled = IQADataset("bid", folder, rows, train=False, n_crops=1, appearance={"1.png": (0, 2, 1, -1)})
+    assert plain[1]["appearance"].tolist() == [-1, -1, -1, -1] and not plain.has_appearance
+    assert labelled[1]["appearance"].tolist() == [0, 2, 1, -1] and labelled.has_appearance
+    assert labelled[0]["appearance"].tolist() == [-1, -1, -1, -1]
+    batch = collate([labelled[0], labelled[1]])
+    assert batch["appearance"].shape == (2, 4) and batch["appearance"].dtype == torch.int64
+
+
 def test_train_crops_are_a_pure_function_of_seed_epoch_and_index(folder):
     rows = _images(folder, 2)
     first, second = IQADataset("bid", folder, rows, train=True, seed=5), IQADataset("bid", folder, rows, train=True, seed=5)
@@ -64,6 +75,7 @@ def test_collate_skips_unreadable_images_and_lists_them(folder, caplog):
     assert batch["skipped"] == ["broken.jpg"] and "broken.jpg" in caplog.text
     empty = collate([dataset[2]])
     assert empty["crops"].shape[0] == 0 and empty["skipped"] == ["broken.jpg"]
+    assert empty["appearance"].shape == (0, 4)
 
 
 def test_sampler_gives_each_dataset_its_batch_size_and_cycles_them_independently(folder):

@@ -3,7 +3,8 @@ import math
 import pytest
 import torch
 
-from liqe_lib.losses import distortion_fidelity_loss, quality_fidelity_loss, scene_fidelity_loss
+from liqe_lib.losses import (appearance_fidelity_loss, categorical_fidelity_loss, quality_fidelity_loss,
+                             scene_fidelity_loss)
 
 SQRT_EPS = 1e-4  # sqrt(1e-8)
 P_PAIR = 0.23975006109347674  # Phi((1 - 2) / sqrt 2) = (1 + erf(-1/2)) / 2
@@ -56,11 +57,31 @@ def test_distortion_loss_is_one_minus_root_of_true_class_probability():
     prob = torch.tensor([[0.6] + [0.04] * 10, [0.1] * 10 + [0.0]])
     target = torch.tensor([0, -1])
     expected = 1 - math.sqrt(0.6 + 1e-8) - 10 * SQRT_EPS
-    assert distortion_fidelity_loss(prob, target).item() == pytest.approx(expected, abs=1e-6)
+    assert categorical_fidelity_loss(prob, target).item() == pytest.approx(expected, abs=1e-6)
 
 
 def test_losses_are_finite_and_differentiable_at_certain_predictions():
     prob = torch.tensor([[1.0] + [0.0] * 10], requires_grad=True)
-    loss = distortion_fidelity_loss(prob, torch.tensor([3]))
+    loss = categorical_fidelity_loss(prob, torch.tensor([3]))
     loss.backward()
     assert torch.isfinite(prob.grad).all() and loss.item() == pytest.approx(1 - 11 * SQRT_EPS, abs=1e-6)
+
+
+def test_appearance_loss_is_the_mean_over_labelled_attributes_of_each_attributes_fidelity():
+    third = 1 / 3
+    prob = torch.tensor([[[0.7, 0.2, 0.1], [0.2, 0.6, 0.2], [third, third, third], [0.0, 0.0, 1.0]],
+                         [[0.2, 0.3, 0.5], [0.1, 0.1, 0.8], [0.6, 0.3, 0.1], [0.25, 0.5, 0.25]]])
+    target = torch.tensor([[0, -1, 1, 2],     # contrast unknown in both images: left out, not a zero
+                           [2, -1, -1, 1]])   # sharpness known in the first image only
+    two_eps = 2 * SQRT_EPS  # the two wrong levels' sqrt(0 + eps)
+    brightness = ((1 - math.sqrt(0.7) - two_eps) + (1 - math.sqrt(0.5) - two_eps)) / 2
+    sharpness = 1 - math.sqrt(third) - two_eps
+    colorfulness = ((1 - math.sqrt(1 + 1e-8) - two_eps) + (1 - math.sqrt(0.5) - two_eps)) / 2
+    loss = appearance_fidelity_loss(prob, target)
+    assert loss.item() == pytest.approx((brightness + sharpness + colorfulness) / 3, abs=1e-6)
+    assert loss.item() == pytest.approx(0.26553764, abs=1e-6)
+
+
+def test_appearance_loss_without_any_label_is_zero_and_constant():
+    loss = appearance_fidelity_loss(torch.full((2, 4, 3), 1 / 3), torch.full((2, 4), -1))
+    assert loss.item() == 0 and loss.requires_grad is False

@@ -61,6 +61,21 @@ def test_separate_templates_give_three_independent_softmaxes():
         _ = out.joint
 
 
+def test_appearance_task_adds_one_softmax_per_attribute_and_leaves_the_joint_as_it_was(out):
+    torch.manual_seed(0)  # the weights of `tiny_model`
+    model = load_model(arch="liqe-tiny", weights=None, task_set="all+appearance").eval()
+    crops = _crops(2)
+    with torch.no_grad():
+        both = model(crops)
+        image = model.clip.encode_image(crops.flatten(0, 1), normalize=True)
+        logits = (model.clip.logit_scale.exp() * image @ model.text_features()[495:].T).view(2, 2, 12).mean(dim=1)
+    assert both.appearance.shape == (2, 4, 3) and len(both.groups) == 5
+    assert torch.allclose(both.appearance.sum(dim=2), torch.ones(2, 4))  # each attribute sums to 1, not all 12
+    assert torch.allclose(both.appearance, logits.view(2, 4, 3).softmax(dim=2), atol=1e-6)
+    assert torch.allclose(both.groups[0], out.joint, atol=1e-6) and torch.allclose(both.score, out.score, atol=1e-5)
+    assert out.appearance is None
+
+
 def test_linear_head_scores_without_prompts():
     torch.manual_seed(0)
     model = load_model(arch="liqe-tiny", weights=None, head="linear").eval()

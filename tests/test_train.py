@@ -9,7 +9,8 @@ from liqe_lib import load_model
 from liqe_lib import train as train_module
 from liqe_lib.config import ScheduleConfig
 from liqe_lib.crops import normalize
-from liqe_lib.train import Batch, build_model, lr_factor, selection_score, task_losses, train
+from liqe_lib.batch import Batch
+from liqe_lib.train import build_model, lr_factor, selection_score, task_losses, train
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +54,7 @@ def _batch(scores_a, scores_b, views=1, seed=0) -> Batch:
         return {"crops": noise + brightness,
                 "score": torch.tensor(scores), "distortion": torch.arange(offset, offset + k) % 11,
                 "scenes": torch.nn.functional.one_hot(torch.arange(offset, offset + k) % 9, 9).float(),
+                "appearance": (torch.arange(offset, offset + k)[:, None] + torch.arange(4)) % 3,
                 "path": [f"img{offset + i}.png" for i in range(k)]}
     return Batch.collect({"a": part(scores_a, 0), "b": part(scores_b, len(scores_a))}, ["a", "b"])
 

@@ -1,4 +1,8 @@
-from liqe_lib.vocab import DISTORTIONS, FINE_TO_COARSE, QUALITY_LEVELS, SCENES, TASK_SETS, coarse_distortion, get_task_set
+import pytest
+
+from liqe_lib import appearance
+from liqe_lib.vocab import (APPEARANCE_ATTRIBUTES, AXES, DISTORTIONS, FINE_TO_COARSE, JOINT_TEMPLATE, QUALITY_LEVELS,
+                            SCENES, TASK_SETS, PromptGroup, TaskSet, coarse_distortion, get_task_set)
 
 
 def test_label_spaces_have_the_papers_sizes_and_order():
@@ -30,7 +34,7 @@ def test_all_task_prompts_are_quality_major_then_scene_then_distortion():
 def test_every_task_combination_has_its_prompt_count():
     counts = {name: len(ts.prompts) for name, ts in TASK_SETS.items()}
     assert counts == {"all": 495, "quality+scene": 45, "quality+distortion": 55, "quality": 5, "scene": 9,
-                      "distortion": 11, "two-level": 2, "separate": 25}
+                      "distortion": 11, "two-level": 2, "separate": 25, "all+appearance": 507}
     assert get_task_set("quality+scene").prompts[1] == "a photo of a cityscape, which is of bad quality"
     assert get_task_set("quality+distortion").prompts[0] == "a photo with jpeg2000 compression artifacts, which is of bad quality"
     assert get_task_set("two-level").prompts == ["a photo with bad quality", "a photo with good quality"]
@@ -40,3 +44,25 @@ def test_every_task_combination_has_its_prompt_count():
     assert separate.groups[2].prompts[0] == "a photo with jpeg2000 compression artifacts"
     assert separate.tasks == ("quality", "scene", "distortion")
     assert get_task_set("quality+distortion").tasks == ("quality", "distortion")
+
+
+def test_appearance_prompts_are_twelve_one_group_of_three_levels_per_attribute():
+    task_set = get_task_set("all+appearance")
+    assert task_set.prompts[:495] == get_task_set("all").prompts
+    assert task_set.prompts[495:] == [
+        "a photo with low brightness", "a photo with medium brightness", "a photo with high brightness",
+        "a photo with low contrast", "a photo with medium contrast", "a photo with high contrast",
+        "a photo with low sharpness", "a photo with medium sharpness", "a photo with high sharpness",
+        "a photo with low colorfulness", "a photo with medium colorfulness", "a photo with high colorfulness"]
+    assert [g.shape for g in task_set.groups[1:]] == [(3,)] * 4
+    assert task_set.tasks == ("quality", "scene", "distortion", "appearance")
+    assert get_task_set("all").tasks == ("quality", "scene", "distortion")
+
+
+def test_appearance_attributes_are_the_measured_ones_in_prompt_spelling():
+    assert [a.replace("colour", "color") for a in appearance.ATTRIBUTES] == list(APPEARANCE_ATTRIBUTES)
+
+
+def test_a_task_set_with_only_some_appearance_attributes_is_refused():
+    with pytest.raises(ValueError, match="needs all of"):
+        TaskSet("half", (PromptGroup(JOINT_TEMPLATE, AXES), PromptGroup("a photo with {l} contrast", ("contrast",))))

@@ -14,14 +14,14 @@ import os
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
 
 from .. import crops
-from ..vocab import DISTORTIONS, SCENES, UNKNOWN
+from ..vocab import APPEARANCE_ATTRIBUTES, DISTORTIONS, SCENES, UNKNOWN
 from .images import ImageDecodeError, load_rgb
 from .labels import LabelRow
 from .registry import DATASETS, DatasetSpec
@@ -47,10 +47,14 @@ class IQADataset(torch.utils.data.Dataset):
     yields an item with an `error` instead of crops, for `collate` to skip and count.
     spec: the registry entry, for per-dataset loading rules (SPAQ's 512 shorter side);
     looked up by `name` when omitted, so views of a dataset may pass their parent's spec.
+    appearance: path -> level index (0 low, 1 medium, 2 high, -1 unknown) per attribute of
+    `vocab.APPEARANCE_ATTRIBUTES`, for the appearance task (`rundata.appearance_labels`);
+    images without an entry, and every image when it is None, are unknown (-1).
     """
 
     def __init__(self, name: str, root: str | os.PathLike, rows: Sequence[LabelRow], train: bool, seed: int = 0,
-                 n_crops: int | None = None, spec: DatasetSpec | None = None):
+                 n_crops: int | None = None, spec: DatasetSpec | None = None,
+                 appearance: Mapping[str, Sequence[int]] | None = None):
         self.name = name
         self.root = Path(root)
         self.rows = list(rows)
@@ -58,10 +62,16 @@ class IQADataset(torch.utils.data.Dataset):
         self.seed = seed
         self.n_crops = n_crops if n_crops is not None else (crops.TRAIN_CROPS if train else crops.EVAL_CROPS)
         self.spec = spec if spec is not None else DATASETS.get(name)
+        self.appearance = dict(appearance) if appearance is not None else {}
         self.epoch = 0
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    @property
+    def has_appearance(self) -> bool:
+        """Whether some row has an appearance label (else the appearance task has nothing to learn here)."""
+        return any(level >= 0 for row in self.rows for level in self.appearance.get(row.path, ()))
 
     def set_epoch(self, epoch: int) -> None:
         """Select the train crops of this epoch (they depend on seed, epoch and index only)."""
@@ -87,6 +97,7 @@ class IQADataset(torch.utils.data.Dataset):
         item["score"] = torch.tensor(row.score, dtype=torch.float32)
         item["distortion"] = torch.tensor(DISTORTIONS.index(coarse) if coarse != UNKNOWN else -1, dtype=torch.int64)
         item["scenes"] = torch.tensor([float(s in row.scenes) for s in SCENES], dtype=torch.float32)
+        item["appearance"] = torch.tensor(self.appearance.get(row.path, _NO_APPEARANCE), dtype=torch.int64)
         return item
 
     def _load(self, path: str) -> Image.Image:
@@ -99,7 +110,8 @@ class IQADataset(torch.utils.data.Dataset):
         return image
 
 
-_TENSORS = ("crops", "score", "distortion", "scenes")
+_NO_APPEARANCE = (-1,) * len(APPEARANCE_ATTRIBUTES)
+_TENSORS = ("crops", "score", "distortion", "scenes", "appearance")
 _LISTS = ("path", "dataset", "fine")
 
 
@@ -116,7 +128,8 @@ def collate(items: list[dict]) -> dict:
     else:
         size = crops.CROP_SIZE
         batch = {"crops": torch.empty(0, 0, 3, size, size, dtype=torch.uint8), "score": torch.empty(0),
-                 "distortion": torch.empty(0, dtype=torch.int64), "scenes": torch.empty(0, len(SCENES))}
+                 "distortion": torch.empty(0, dtype=torch.int64), "scenes": torch.empty(0, len(SCENES)),
+                 "appearance": torch.empty(0, len(APPEARANCE_ATTRIBUTES), dtype=torch.int64)}
     batch.update({key: [item[key] for item in good] for key in _LISTS})
     batch["skipped"] = skipped
     return batch
