@@ -4,6 +4,8 @@
     liqe train --config run.yaml [--set ...]
     torchrun --nproc_per_node 2 -m liqe_lib.cli train --profile paper      (DDP)
     liqe evaluate --checkpoint runs/smoke/liqe/best.pt --dataset synthetic --split test [--csv out.csv]
+    liqe evaluate --checkpoint runs/smoke/liqe/best.pt --dataset synthetic --probe ridge   (SLIQUE's linear probe)
+    liqe evaluate --checkpoint openai --arch ViT-B-32 --dataset koniq10k --probe ridge     (plain CLIP's features)
 """
 from __future__ import annotations
 
@@ -11,11 +13,15 @@ import argparse
 import logging
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
-from . import evaluate
-from .config import PROFILES, apply_overrides, load_config, profile_config
+from . import backbone, evaluate, runtime
+from .config import PROFILES, DataConfig, apply_overrides, load_config, profile_config
 from .experiments import VARIANTS, variant_config
+from .model import load_model
+from .probe import probe_metrics
+from .score import RANDOM_WEIGHTS
 from .train import train
 
 log = logging.getLogger(__name__)
@@ -39,13 +45,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("evaluate", help="test a checkpoint: SRCC, KRCC, PLCC, RMSE and accuracies",
                                    description="Metrics of a checkpoint on a dataset split, as a tidy table. "
                                                "Data settings default to those the checkpoint was trained with.")
-    parser.add_argument("--checkpoint", required=True, type=Path, help="best.pt of a run, or any weights file")
+    parser.add_argument("--checkpoint", required=True, type=Path,
+                        help=f"best.pt of a run, or any weights file; with --probe also an open_clip pretrained tag "
+                             f"(e.g. openai) or '{RANDOM_WEIGHTS}' (random init, tests only)")
     parser.add_argument("--dataset", required=True, action="append", help="registry dataset name (repeatable)")
     parser.add_argument("--split", default="test", choices=("train", "val", "test", "all"))
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a data setting, e.g. --set session=2 --set root=/data (keys of DataConfig)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--csv", type=Path, help="write the tidy table here")
+    parser.add_argument("--probe", choices=("ridge",),
+                        help="instead of the model's predictions, SLIQUE's linear probe of its frozen image features: "
+                             "mean over the evaluation crops, ridge fitted on train, alpha chosen on val, test "
+                             "SRCC and raw PLCC")
+    parser.add_argument("--arch", default="ViT-B-32", choices=sorted(backbone.ARCHITECTURES),
+                        help="with --probe: the architecture of weights that do not record it (default: ViT-B-32)")
     parser.set_defaults(func=run_evaluate)
 
 
@@ -68,12 +82,25 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    saved = evaluate.checkpoint_config(args.checkpoint)
+    saved = evaluate.checkpoint_config(args.checkpoint) if args.checkpoint.is_file() else None
     base = saved if saved is not None else profile_config("paper")
     data = apply_overrides(base, [f"data.{item}" for item in args.overrides]).data
-    table = evaluate.evaluate_checkpoint(args.checkpoint, args.dataset, args.split, data=data, device=args.device)
+    if args.probe:
+        table = probe_table(args, data, saved.name if saved else args.checkpoint.stem)
+    else:
+        table = evaluate.evaluate_checkpoint(args.checkpoint, args.dataset, args.split, data=data,
+                                             device=args.device)
     wide = table.pivot_table(index="dataset", columns="metric", values="value", sort=False)
     print(wide.to_string(float_format=lambda v: f"{v:.4f}"))
     if args.csv:
         print(f"wrote {evaluate.save_table(table, args.csv)}")
     return 0
+
+
+def probe_table(args: argparse.Namespace, data: DataConfig, name: str) -> pd.DataFrame:
+    """`--probe ridge`: the probe's tidy table, model named `<name> (ridge probe)`."""
+    if args.split != "test":
+        raise SystemExit("--probe fits on the train split, chooses alpha on val and tests on test: drop --split")
+    weights = None if str(args.checkpoint) == RANDOM_WEIGHTS else str(args.checkpoint)
+    model = load_model(args.arch, weights, device=runtime.resolve_device(args.device))
+    return probe_metrics(model, args.dataset, data, f"{name} (ridge probe)")

@@ -15,11 +15,12 @@ larger alpha, the simpler model). Not the validation SRCC: ranks are blind to sh
 so the SRCC curve plateaus as alpha grows and its maximum on a small validation split is
 arbitrary. Test SRCC and PLCC follow; the PLCC is raw, with no logistic fitted first
 (unlike `liqe evaluate`'s PLCC): the ridge output is already a linear map onto the score
-scale.
+scale. `liqe probe` and `liqe evaluate --probe ridge` (a tidy table, `probe_metrics`) run it.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import math
 import os
@@ -42,6 +43,7 @@ from .data.dataset import IQADataset, collate
 from .data.labels import LabelRow
 from .data.registry import get_spec
 from .data.splits import PARTS
+from .evaluate import TIDY_COLUMNS
 from .model import LIQE, load_model
 from .rundata import SPLITS, ensure_dataset, split_rows
 from .score import RANDOM_WEIGHTS, default_device
@@ -201,6 +203,48 @@ def run_probe(model: LIQE | torch.nn.Module | None, splits: SplitRows, root: str
     return result
 
 
+def probe_sessions(model: LIQE | torch.nn.Module, dataset: str, data: DataConfig, sessions: Sequence[int], *,
+                   n_crops: int = EVAL_CROPS, progress: bool = True) -> dict[int, ProbeResult]:
+    """The probe of `model` on `dataset` in each session of `data`'s split kind: {session: result}.
+
+    Each image's features are extracted once, however many sessions use it; unreadable
+    images are tried once and left out of every session.
+    """
+    features: dict[str, np.ndarray] = {}
+    unreadable: set[str] = set()
+    results = {}
+    for session in sessions:
+        cfg = dataclasses.replace(data, session=session)
+        splits = split_rows(dataset, cfg)
+        new = {row.path: row for part in PARTS for row in splits[part]
+               if row.path not in features and row.path not in unreadable}
+        if new:
+            extracted, skipped = extract_features(model, list(new.values()), ensure_dataset(dataset, cfg),
+                                                  dataset=dataset, batch_size=data.eval_batch_size, n_crops=n_crops,
+                                                  progress=progress)
+            features.update(extracted)
+            unreadable.update(skipped)
+        results[session] = run_probe(None, splits, features=features)
+    return results
+
+
+def probe_metrics(model: LIQE | torch.nn.Module, datasets: Sequence[str], data: DataConfig, model_name: str, *,
+                  sessions: Sequence[int] | None = None, n_crops: int | None = None,
+                  progress: bool = True) -> pd.DataFrame:
+    """The probe as a tidy table like `evaluate.tidy`'s: model, dataset, session, split "test", metric, value.
+
+    Metrics are `ProbeResult.summary()`'s (srcc, plcc_raw, alpha, ...). Sessions default to
+    `data.session`, crops to `data.eval_crops` (the protocol's 15 in the paper profile).
+    """
+    rows = []
+    for dataset in datasets:
+        results = probe_sessions(model, dataset, data, sessions or (data.session,),
+                                 n_crops=n_crops or data.eval_crops, progress=progress)
+        rows += [(model_name, dataset, session, "test", metric, float(value))
+                 for session, result in results.items() for metric, value in result.summary().items()]
+    return pd.DataFrame(rows, columns=list(TIDY_COLUMNS))
+
+
 # --- command line --------------------------------------------------------------------------
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -233,23 +277,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         split = args.split or ("official" if get_spec(args.dataset).label_source == "liqe" else "random")
         model = load_model(args.arch, weights, device=args.device or default_device())
-        rows = []
-        features: dict[str, np.ndarray] = {}
-        unreadable: set[str] = set()
-        for session in args.session:
-            cfg = DataConfig(root=args.root, split=split, labels_root=args.labels_root, session=session)
-            folder = ensure_dataset(args.dataset, cfg)
-            splits = split_rows(args.dataset, cfg)
-            new = {row.path: row for part in PARTS for row in splits[part]
-                   if row.path not in features and row.path not in unreadable}
-            if new:
-                extracted, skipped = extract_features(model, list(new.values()), folder, dataset=args.dataset,
-                                                      batch_size=args.batch_size)
-                features.update(extracted)
-                unreadable.update(skipped)
-            result = run_probe(None, splits, features=features)
-            rows.append({"dataset": args.dataset, "split": split, "session": session, "arch": model.arch,
-                         "weights": args.weights, **result.summary()})
+        data = DataConfig(root=args.root, split=split, labels_root=args.labels_root, eval_batch_size=args.batch_size)
+        results = probe_sessions(model, args.dataset, data, args.session)
+        rows = [{"dataset": args.dataset, "split": split, "session": session, "arch": model.arch,
+                 "weights": args.weights, **result.summary()} for session, result in results.items()]
     except (backbone.WeightsError, KeyError, FileNotFoundError, ValueError) as err:
         print(f"liqe probe: error: {err.args[0] if isinstance(err, KeyError) else err}", file=sys.stderr)
         return 2

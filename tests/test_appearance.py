@@ -1,4 +1,5 @@
-"""Appearance attributes against closed-form values, tertile classes by hand, and `liqe appearance`."""
+"""Appearance attributes against closed-form values, tertile classes by hand, `liqe appearance`, and the
+appearance task's labels (training-split tertiles, cached measurements)."""
 import logging
 import math
 
@@ -6,9 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image, ImageFilter
+from train_fakes import write_fake_synthetic
 
 from liqe_lib import appearance as ap
+from liqe_lib import rundata
 from liqe_lib.cli import main
+from liqe_lib.config import DataConfig
 from liqe_lib.data.labels import LabelRow, write_labels
 from liqe_lib.vocab import UNKNOWN
 
@@ -166,3 +170,38 @@ def test_liqe_appearance_names_a_missing_label_file(tmp_path, capsys):
     (tmp_path / "synthetic").mkdir()
     assert main(["appearance", "--dataset", "synthetic", "--root", str(tmp_path)]) == 2
     assert "labels.txt" in capsys.readouterr().err
+
+
+# --- labels of the appearance task ---------------------------------------------------------
+def test_task_labels_class_every_split_by_the_training_splits_tertiles(tmp_path):
+    data = DataConfig(root=str(write_fake_synthetic(tmp_path)), split="random", session=1)
+    labels = rundata.appearance_labels("synthetic", data)
+    table = pd.read_csv(ap.appearance_file("synthetic", data.root))  # measured once, cached next to the labels
+    splits = rundata.split_rows("synthetic", data)
+    train = table[table["path"].isin({r.path for r in splits["train"]})]
+    for i, attribute in enumerate(ap.ATTRIBUTES):
+        low, high = ap.tertile_thresholds(train[attribute])
+        for path, value in zip(table["path"], table[attribute]):
+            assert labels[path][i] == (0 if value < low else 2 if value > high else 1)
+    train_levels = [labels[r.path] for r in splits["train"]]
+    assert all(sum(level[i] == k for level in train_levels) >= 5 for i in range(4) for k in range(3))  # 16 rows
+    assert rundata.appearance_labels("synthetic", data, "all") != labels  # the whole set's tertiles differ
+
+
+def test_measurements_are_read_from_the_cache_until_the_labels_change(tmp_path, monkeypatch):
+    rows = make_dataset(tmp_path / "synthetic")
+    first = ap.measurements("synthetic", tmp_path)
+    monkeypatch.setattr(ap, "annotate_dataset", lambda *a, **k: pytest.fail("measured again"))
+    cached = ap.measurements("synthetic", tmp_path)
+    pd.testing.assert_frame_equal(cached[list(ap.ATTRIBUTES)], first[list(ap.ATTRIBUTES)])
+    monkeypatch.undo()
+    write_labels([LabelRow(r.path, r.score + 1, r.distortion, r.scenes) for r in rows],
+                 tmp_path / "synthetic" / "labels.txt")
+    assert ap.measurements("synthetic", tmp_path)["score"].tolist() == [r.score + 1 for r in rows]
+
+
+def test_an_unmeasurable_image_has_no_appearance_label(tmp_path):
+    make_dataset(tmp_path / "synthetic")
+    labels = rundata.appearance_labels("synthetic", DataConfig(root=str(tmp_path), split="random"), "all")
+    assert labels["distorted/broken/img.png"] == (-1, -1, -1, -1)
+    assert [labels[f"distorted/c{i}/img.png"][0] for i in range(6)] == [0, 0, 1, 1, 2, 2]  # brightness

@@ -8,8 +8,8 @@ from train_fakes import tiny_config, write_fake_synthetic
 
 from liqe_lib import report
 from liqe_lib.cli import main
-from liqe_lib.evaluate import (aggregate, evaluate_checkpoint, fit_logistic, logistic4, metrics, quality_metrics,
-                               scene_hits, tidy)
+from liqe_lib.evaluate import (APPEARANCE_METRICS, METRICS, aggregate, checkpoint_config, evaluate_checkpoint,
+                               fit_logistic, logistic4, metrics, quality_metrics, scene_hits, tidy)
 from liqe_lib.train import train
 
 BETAS = (4.5, 1.2, 0.3, 0.8)
@@ -56,6 +56,21 @@ def test_scene_accuracy_counts_each_label_found_in_the_top_k_as_one_hit_out_of_k
     result = metrics(frame)
     assert result["scene_acc"] == pytest.approx(1 / 3)
     assert result["distortion_acc"] == pytest.approx(1 / 2)  # the unknown row is left out
+
+
+def test_appearance_accuracy_is_per_attribute_over_labelled_images_and_their_mean():
+    frame = pd.DataFrame({"pred": [1.0, 2.0, 3.0], "mos": [1.0, 2.0, 3.0], "scene_hits": [0, 0, 0],
+                          "scene_k": [0, 0, 0], "distortion": [-1, -1, -1], "distortion_pred": [0, 0, 0],
+                          "appearance_brightness": [0, 1, 2], "appearance_brightness_pred": [0, 1, 1],  # 2 of 3
+                          "appearance_contrast": [2, -1, 2], "appearance_contrast_pred": [2, 0, 0],  # 1 of 2
+                          "appearance_sharpness": [-1, -1, -1], "appearance_sharpness_pred": [0, 1, 2],  # none
+                          "appearance_colorfulness": [1, 1, 0], "appearance_colorfulness_pred": [1, 1, 0]})  # 3/3
+    result = metrics(frame)
+    assert result["appearance_acc_brightness"] == pytest.approx(2 / 3)
+    assert result["appearance_acc_contrast"] == pytest.approx(1 / 2)
+    assert math.isnan(result["appearance_acc_sharpness"]) and result["appearance_acc_colorfulness"] == 1
+    assert result["appearance_acc"] == pytest.approx((2 / 3 + 1 / 2 + 1) / 3)
+    assert "appearance_acc" not in metrics(frame.iloc[:, :6])  # a model without the task: no such metric
 
 
 def test_sessions_aggregate_to_median_and_sample_std():
@@ -110,9 +125,41 @@ def test_evaluate_checkpoint_tests_the_held_out_contents_with_its_training_data_
     assert 0 <= values["distortion_acc"] <= 1 and 0 <= values["scene_acc"] <= 1
 
 
+def test_an_appearance_checkpoint_is_tested_on_every_attribute(tmp_path_factory):
+    root = write_fake_synthetic(tmp_path_factory.mktemp("data"))
+    run = train(tiny_config(root, tmp_path_factory.mktemp("run"), "model.task_set=all+appearance"))
+    values = evaluate_checkpoint(run.best_checkpoint, ["synthetic"], "test").set_index("metric")["value"]
+    assert list(values.index) == [*METRICS, *APPEARANCE_METRICS]
+    assert all(0 <= values[m] <= 1 for m in APPEARANCE_METRICS)
+
+
 def test_liqe_evaluate_prints_the_metrics_and_writes_the_tidy_csv(checkpoint, tmp_path, capsys):
     assert main(["evaluate", "--checkpoint", str(checkpoint), "--dataset", "synthetic", "--split", "val",
                  "--csv", str(tmp_path / "m.csv")]) == 0
     out = capsys.readouterr().out
     assert "srcc" in out and "synthetic" in out
     assert set(pd.read_csv(tmp_path / "m.csv")["split"]) == {"val"}
+
+
+def test_liqe_evaluate_probe_ridge_writes_the_probes_tidy_table(checkpoint, tmp_path, capsys):
+    out = tmp_path / "probe.csv"
+    assert main(["evaluate", "--checkpoint", str(checkpoint), "--dataset", "synthetic", "--probe", "ridge",
+                 "--csv", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["model", "dataset", "session", "split", "metric", "value"]
+    values = table.set_index("metric")["value"]
+    assert set(table["model"]) == {"liqe (ridge probe)"} and set(table["split"]) == {"test"}
+    # the fake set's 6 contents x 4 images split 4/1/1 by content (the checkpoint's own split settings)
+    assert (values["n_train"], values["n_val"], values["n_test"]) == (16, 4, 4)
+    assert -1 <= values["srcc"] <= 1 and -1 <= values["plcc_raw"] <= 1 and values["alpha"] > 0
+    assert "plcc_raw" in capsys.readouterr().out
+
+
+def test_liqe_evaluate_probe_ridge_takes_random_init_and_refuses_another_split(checkpoint, tmp_path, capsys):
+    root = checkpoint_config(checkpoint).data.root
+    args = ["evaluate", "--checkpoint", "none", "--arch", "liqe-tiny", "--dataset", "synthetic", "--probe", "ridge",
+            "--set", f"root={root}", "--set", "split=random", "--set", "eval_crops=1", "--csv", str(tmp_path / "p.csv")]
+    assert main(args) == 0
+    assert set(pd.read_csv(tmp_path / "p.csv")["model"]) == {"none (ridge probe)"}
+    with pytest.raises(SystemExit, match="drop --split"):
+        main([*args, "--split", "val"])
