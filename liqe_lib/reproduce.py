@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 NOTEBOOK_DIR = PROJECT_ROOT / "notebooks"
 NOTEBOOKS: tuple[str, ...] = (
     "00_data_prep", "01_train", "02_table1", "03_table2", "04_table3", "05_table4", "06_table5",
-    "07_gmad", "08_task_relationships", "09_demo",
+    "07_gmad", "08_task_relationships", "09_demo", "10_beyond",
 )
 
 

@@ -9,7 +9,9 @@ runs go to, and the sessions to train. Runs resume: a notebook re-executed after
 Session counts: the paper profile trains every variant in all ten sessions. The
 smoke profile trains LIQE in two sessions (Table 1 needs a median and a std) and
 each other variant in one session of 3 epochs x 8 steps, to keep `liqe reproduce`
-within ten minutes on 2 cores.
+within ten minutes on 2 cores. LIQE + appearance is trained for as long as LIQE itself
+(notebook 10 compares the two directly), in the variants' sessions: notebook 10 compares
+them on the sessions they share (smoke: session 1).
 """
 from __future__ import annotations
 
@@ -19,14 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import torch
 
-from . import backbone, evaluate, experiments, realign, rundata
+from . import backbone, evaluate, experiments, probe, realign, rundata
 from .config import DataConfig, TrainConfig, profile_config
 from .data.labels import LabelRow
 from .data.registry import get_spec, load_rows
 from .data.verify import verify_dataset
 from .model import load_model
 from .results import PROJECT_ROOT, results_dir, runs_dir
+from .train import build_model
 
 DEFAULT_SESSIONS = {"smoke": (1, 2), "paper": tuple(range(1, 11))}
 DEFAULT_VARIANT_SESSIONS = {"smoke": (1,), "paper": tuple(range(1, 11))}
@@ -34,6 +38,11 @@ DEFAULT_VARIANT_SESSIONS = {"smoke": (1,), "paper": tuple(range(1, 11))}
 #: Extra overrides of every variant but LIQE itself (the smoke profile's shorter runs).
 VARIANT_OVERRIDES = {"smoke": ("steps_per_epoch=8",), "paper": ()}
 CROSS_DATASETS = {"smoke": ("synthetic",), "paper": ("tid2013", "spaq", "pipal")}
+#: Variants trained for as long as LIQE itself (compared with LIQE directly in notebook 10).
+LIQE_SIZED = ("liqe", "liqe+appearance")
+#: Crops per image of the ridge probe's features: None is the run's evaluation crops (the protocol's 15 in
+#: the paper profile); the smoke profile takes one, to probe three models on all 880 synthetic images quickly.
+PROBE_CROPS = {"smoke": 1, "paper": None}
 
 
 @dataclass(frozen=True)
@@ -107,12 +116,12 @@ class Study:
         return self.sessions if variant == "liqe" else self.variant_sessions
 
     def overrides_of(self, variant: str) -> tuple[str, ...]:
-        return self.overrides if variant == "liqe" else (*VARIANT_OVERRIDES[self.profile], *self.overrides)
+        return self.overrides if variant in LIQE_SIZED else (*VARIANT_OVERRIDES[self.profile], *self.overrides)
 
-    def run(self, variant: str, split: str = "test") -> pd.DataFrame:
-        """Train (or resume) `variant` in its sessions and return its tidy test metrics."""
-        return experiments.run_variant(variant, self.profile, self.sessions_of(variant), self.overrides_of(variant),
-                                       out_root=self.runs_dir, split=split)
+    def run(self, variant: str, split: str = "test", sessions: tuple[int, ...] | None = None) -> pd.DataFrame:
+        """Train (or resume) `variant` in its sessions (or `sessions`) and return its tidy test metrics."""
+        return experiments.run_variant(variant, self.profile, sessions or self.sessions_of(variant),
+                                       self.overrides_of(variant), out_root=self.runs_dir, split=split)
 
     def config(self, variant: str, session: int) -> TrainConfig:
         return experiments.variant_config(variant, self.profile, self.overrides_of(variant), self.runs_dir, session)
@@ -131,6 +140,25 @@ class Study:
         return pd.concat([evaluate.evaluate_checkpoint(self.checkpoint(variant, s), list(datasets), split,
                                                        model_name=variant)
                           for s in self.sessions_of(variant)], ignore_index=True)
+
+    def probe(self, variant: str = "liqe", sessions: tuple[int, ...] | None = None) -> pd.DataFrame:
+        """SLIQUE's ridge probe (tidy, `probe.probe_metrics`) of the image features `variant` starts from
+        (model "initial": pretrained CLIP, the smoke profile's random init; one model for all sessions, as
+        the training seed does not depend on the session) and of each trained session's (model `variant`),
+        each session probed on its own split. Sessions default to the variant's."""
+        sessions = sessions or self.sessions_of(variant)
+        first = self.config(variant, sessions[0])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(first.seed)  # the weights the training run started from
+            initial = build_model(first.model)
+        crops = PROBE_CROPS[self.profile]
+        tables = [probe.probe_metrics(initial, self.train_datasets, first.data, "initial", sessions=sessions,
+                                      n_crops=crops)]
+        for session in sessions:
+            trained = load_model(weights=self.checkpoint(variant, session))
+            tables.append(probe.probe_metrics(trained, self.train_datasets, self.config(variant, session).data, variant,
+                                              n_crops=crops))
+        return pd.concat(tables, ignore_index=True)
 
     def predictions(self, variant: str, session: int, dataset: str, split: str = "test") -> pd.DataFrame:
         """Per-image predictions of one trained session (scatter plots, Table 3)."""
