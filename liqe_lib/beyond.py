@@ -17,6 +17,7 @@ from typing import Mapping
 
 import pandas as pd
 
+from .evaluate import APPEARANCE_METRICS
 from .experiments import BEYOND
 from .report import PAPER_COLUMNS
 from .vocab import APPEARANCE_ATTRIBUTES
@@ -54,7 +55,7 @@ def versus_table(tidy: pd.DataFrame) -> pd.DataFrame:
 
 def appearance_table(tidy: pd.DataFrame, model: str = "liqe+appearance") -> pd.DataFrame:
     """(c) Accuracy of each appearance attribute and their mean: one row per attribute, a column per dataset."""
-    metrics = {f"appearance_acc_{a}": a for a in APPEARANCE_ATTRIBUTES} | {"appearance_acc": "mean"}
+    metrics = dict(zip(APPEARANCE_METRICS, (*APPEARANCE_ATTRIBUTES, "mean")))
     test = tidy[(tidy["split"] == "test") & (tidy["model"] == model) & tidy["metric"].isin(metrics)]
     medians = test.groupby(["metric", "dataset"], sort=False)["value"].median().unstack("dataset")
     medians = medians.rename(index=metrics, columns=lambda dataset: PAPER_COLUMNS.get(dataset, dataset))
