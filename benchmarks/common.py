@@ -21,6 +21,7 @@ def machine() -> dict:
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "load_average_1min": round(os.getloadavg()[0], 2),  # other work on the machine slows every figure
     }
 
 

@@ -16,7 +16,8 @@ from common import seconds_per_call, write_result
 from liqe_lib import runtime
 from liqe_lib.config import paper_config, smoke_config
 from liqe_lib.crops import normalize
-from liqe_lib.train import Batch, build_model, task_losses
+from liqe_lib.batch import Batch
+from liqe_lib.train import build_model, task_losses
 
 
 def random_batch(batch_sizes: list[int], crops: int, generator: torch.Generator) -> Batch:
@@ -24,6 +25,7 @@ def random_batch(batch_sizes: list[int], crops: int, generator: torch.Generator)
     return Batch(crops=torch.randint(0, 256, (n, crops, 3, 224, 224), dtype=torch.uint8, generator=generator),
                  score=torch.rand(n, generator=generator), distortion=torch.randint(0, 11, (n,), generator=generator),
                  scenes=torch.nn.functional.one_hot(torch.randint(0, 9, (n,), generator=generator), 9).float(),
+                 appearance=torch.full((n, 4), -1),
                  group=torch.cat([torch.full((b,), i) for i, b in enumerate(batch_sizes)]), paths=[""] * n)
 
 
