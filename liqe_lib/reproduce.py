@@ -85,9 +85,18 @@ def _select(only: list[str] | None) -> list[str]:
     return [n for n in NOTEBOOKS if n in only]
 
 
+#: Table-file prefixes in the order of the notebooks that write them (SUMMARY.md follows it).
+TABLE_ORDER = ("table1", "table2", "table3", "table4", "table5", "gmad", "task_gradient", "beyond")
+
+
+def _table_rank(path: Path) -> tuple[int, str]:
+    ranks = [i for i, prefix in enumerate(TABLE_ORDER) if path.stem.startswith(prefix)]
+    return (ranks[0] if ranks else len(TABLE_ORDER), path.stem)
+
+
 def write_summary(profile: str, target: Path) -> Path:
     """SUMMARY.md: every table (reproduced next to the paper) in notebook order, then the figures."""
-    tables = sorted((target / "tables").glob("*.md"))
+    tables = sorted((target / "tables").glob("*.md"), key=_table_rank)
     figures = sorted((target / "figures").glob("*.png"))
     lines = [f"# LIQE reproduction: {profile} profile", ""]
     if profile == "smoke":
