@@ -43,6 +43,13 @@ def matmul_peak_gflops(n: int = 4096) -> float:
     return 2 * n**3 / seconds_per_call(lambda: torch.matmul(a, b), repeat=5) / 1e9
 
 
+def padded_to_77(tokens: torch.Tensor) -> torch.Tensor:
+    """Prompt tokens padded to CLIP's full 77-token context (how IQA-PyTorch and the official code encode them)."""
+    full = tokens.new_zeros(tokens.shape[0], 77)
+    full[:, : tokens.shape[1]] = tokens
+    return full
+
+
 def write_result(name: str, figures: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"

@@ -13,19 +13,17 @@ How the tiny configuration was found: results/benchmarks/learn_search.md.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import statistics
 import sys
 import time
-from pathlib import Path
 
 from common import write_result
 
 from liqe_lib import rundata
 from liqe_lib.config import apply_overrides, smoke_config
 from liqe_lib.evaluate import evaluate_checkpoint
-from liqe_lib.train import train
+from liqe_lib.train import read_log, train
 
 TARGET_SRCC = 0.6
 TARGET_DISTORTION_ACC = 3 / 11
@@ -52,8 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     test_data = apply_overrides(cfg, ["data.eval_crops=15"]).data
     table = evaluate_checkpoint(result.best_checkpoint, ["synthetic"], "test", data=test_data)
     values = table.set_index("metric")["value"]
-    steps = [json.loads(line) for line in (Path(cfg.out_dir) / "log.jsonl").read_text().splitlines()]
-    throughput = statistics.median(r["images_per_s"] for r in steps if r["kind"] == "step")
+    throughput = statistics.median(r["images_per_s"] for r in read_log(cfg.out_dir, kind="step"))
 
     passed = values["srcc"] >= TARGET_SRCC and values["distortion_acc"] >= TARGET_DISTORTION_ACC
     write_result("learn", {

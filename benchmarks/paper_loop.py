@@ -11,18 +11,15 @@ fifth), so decoding and cropping count. GPU only: on 2 CPU cores one step takes 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
-from pathlib import Path
-
 import torch
 
 from common import write_result
 from liqe_lib import rundata
 from liqe_lib.config import DatasetConfig, apply_overrides, paper_config
-from liqe_lib.train import train
+from liqe_lib.train import read_log, train
 
 PAPER_BATCH_SIZES = (4, 4, 4, 4, 16, 16)
 
@@ -47,8 +44,7 @@ def main() -> int:
     start = time.perf_counter()
     train(cfg)
     train_s = time.perf_counter() - start
-    records = [json.loads(line) for line in (Path(args.out) / "log.jsonl").read_text().splitlines()]
-    steps = [r for r in records if r["kind"] == "step" and r["global_step"] > 5]
+    steps = [r for r in read_log(args.out, kind="step") if r["global_step"] > 5]
     write_result("paper_loop_cuda", {
         "loader_threads": args.workers, "images_per_step": sum(PAPER_BATCH_SIZES), "crops_per_image": 3,
         "median_seconds_per_step": round(statistics.median(r["seconds"] for r in steps), 4),

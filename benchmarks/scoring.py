@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 from torch.utils.flop_counter import FlopCounterMode
 
-from common import matmul_peak_gflops, seconds_per_call, write_result
+from common import matmul_peak_gflops, padded_to_77, seconds_per_call, write_result
 from liqe_lib import load_model
 from liqe_lib.crops import EVAL_CROPS
 
@@ -26,13 +26,6 @@ def image_tower_gflops_per_crop(model) -> float:
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model.clip.encode_image(crops)
     return counter.get_total_flops() / 1e9
-
-
-def padded_to_77(tokens: torch.Tensor) -> torch.Tensor:
-    """The prompts as IQA-PyTorch encodes them: the full 77-token context."""
-    full = tokens.new_zeros(tokens.shape[0], 77)
-    full[:, : tokens.shape[1]] = tokens
-    return full
 
 
 def main() -> None:

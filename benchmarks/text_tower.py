@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from common import seconds_per_call, write_result
+from common import padded_to_77, seconds_per_call, write_result
 from liqe_lib import load_model
 
 
@@ -17,8 +17,7 @@ def main() -> None:
     torch.manual_seed(0)
     model = load_model(arch="ViT-B-32", weights=None)
     short = model.prompt_tokens
-    full = short.new_zeros(short.shape[0], 77)
-    full[:, : short.shape[1]] = short
+    full = padded_to_77(short)
     figures = {"prompts": short.shape[0], "tokens_short": short.shape[1], "tokens_full": 77}
     with torch.no_grad():
         figures["max_abs_diff"] = float((model.encode_prompts(short) - model.encode_prompts(full)).abs().max())

@@ -15,8 +15,8 @@ import argparse
 import torch
 
 from common import seconds_per_call, write_result
-from liqe_lib import runtime
-from liqe_lib.config import ModelConfig, paper_config, smoke_config
+from liqe_lib import load_model, runtime
+from liqe_lib.config import paper_config, smoke_config
 from liqe_lib.crops import EVAL_CROPS, normalize
 from liqe_lib.batch import Batch
 from liqe_lib.train import build_model, task_losses
@@ -56,7 +56,7 @@ def step_seconds(cfg, device: torch.device, repeat: int) -> tuple[float, int]:
 
 def scoring_images_per_s(device: torch.device, batch: int, repeat: int) -> float:
     """ViT-B-32 LIQE forward passes (bf16 autocast on CUDA) over `batch` images' evaluation crops."""
-    model = build_model(ModelConfig(arch="ViT-B-32", weights=None), device).eval()
+    model = load_model("ViT-B-32", weights=None, device=device).eval()
     crops = torch.randint(0, 256, (batch, EVAL_CROPS, 3, 224, 224), dtype=torch.uint8, device=device)
     autocast = runtime.autocast_context("auto", device)
 

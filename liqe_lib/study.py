@@ -15,7 +15,6 @@ them on the sessions they share (smoke: session 1).
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from .data.registry import get_spec, load_rows
 from .data.verify import verify_dataset
 from .model import load_model
 from .results import PROJECT_ROOT, results_dir, runs_dir
-from .train import build_model
+from .train import build_model, read_log
 
 DEFAULT_SESSIONS = {"smoke": (1, 2), "paper": tuple(range(1, 11))}
 DEFAULT_VARIANT_SESSIONS = {"smoke": (1,), "paper": tuple(range(1, 11))}
@@ -181,12 +180,10 @@ class Study:
         """One row per session x epoch x task of the run logs: mean loss and the DWA weight used."""
         rows = []
         for session in self.sessions_of(variant):
-            for line in (self.run_dir(variant, session) / "log.jsonl").read_text().splitlines():
-                record = json.loads(line)
-                if record.get("kind") == "epoch":
-                    rows += [{"variant": variant, "session": session, "epoch": record["epoch"] + 1, "task": task,
-                              "loss": loss, "weight": record["weights"][task]}
-                             for task, loss in record["losses"].items()]
+            for record in read_log(self.run_dir(variant, session), kind="epoch"):
+                rows += [{"variant": variant, "session": session, "epoch": record["epoch"] + 1, "task": task,
+                          "loss": loss, "weight": record["weights"][task]}
+                         for task, loss in record["losses"].items()]
         return pd.DataFrame(rows)
 
     def playground(self) -> list[Path]:

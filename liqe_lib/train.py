@@ -44,6 +44,7 @@ from .weighting import make_weighting
 log = logging.getLogger(__name__)
 
 STATE_FORMAT = "liqe-repro-train"
+LOG_NAME = "log.jsonl"
 #: The metric of each task that model selection averages (official `current_avg`).
 SELECTION_METRICS = {"quality": "srcc", "scene": "scene_acc", "distortion": "distortion_acc",
                      "appearance": "appearance_acc"}
@@ -95,7 +96,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
     elif cfg.epochs == 0 and ctx.is_main:  # a zero-shot variant: the untrained model is the result
         save_model(model, cfg, out_dir / "best.pt", epoch=-1, val={})
     net = torch.nn.parallel.DistributedDataParallel(model) if ctx.enabled else model
-    run_log = RunLog(out_dir / "log.jsonl", enabled=ctx.is_main, keep_before_epoch=progress["epoch"])
+    run_log = RunLog(out_dir / LOG_NAME, enabled=ctx.is_main, keep_before_epoch=progress["epoch"])
     autocast = runtime.autocast_context(cfg.precision, device)
     images_per_step = sum(d.batch_size for d in cfg.data.train)
     log.info("training %s: tasks %s on %s, %d x %d steps, %d images a step, %d process(es) on %s",
@@ -333,6 +334,12 @@ def _atomic(path: Path, write) -> None:
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
     os.replace(tmp, path)
+
+
+def read_log(out_dir: str | os.PathLike, kind: str | None = None) -> list[dict]:
+    """The records of a run's `log.jsonl` (`RunLog`), in order; only those of `kind` ("step", "epoch") if given."""
+    lines = (Path(out_dir) / LOG_NAME).read_text().splitlines()
+    return [r for r in map(json.loads, lines) if kind is None or r["kind"] == kind]
 
 
 class RunLog:

@@ -1,4 +1,3 @@
-import json
 import math
 
 import pytest
@@ -10,7 +9,7 @@ from liqe_lib import train as train_module
 from liqe_lib.config import ScheduleConfig
 from liqe_lib.crops import normalize
 from liqe_lib.batch import Batch
-from liqe_lib.train import build_model, lr_factor, selection_score, task_losses, train
+from liqe_lib.train import build_model, lr_factor, read_log, selection_score, task_losses, train
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +104,9 @@ def test_frozen_parts_of_the_config_do_not_require_grad():
 
 def test_a_run_logs_every_step_validates_each_epoch_and_saves_a_loadable_best_model(data_root, tmp_path):
     result = train(tiny_config(data_root, tmp_path / "run"))
-    records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
-    steps = [r for r in records if r["kind"] == "step"]
+    records = read_log(tmp_path / "run")
+    steps = read_log(tmp_path / "run", kind="step")
+    assert steps == [r for r in records if r["kind"] == "step"]
     assert [r["global_step"] for r in steps] == [1, 2]
     assert set(steps[0]["losses"]) == set(steps[0]["weights"]) == {"quality", "scene", "distortion"}
     assert steps[0]["lr"] == 1e-3 and steps[0]["images_per_s"] > 0
@@ -139,8 +139,8 @@ def test_resumed_run_ends_with_exactly_the_weights_of_an_uninterrupted_run(data_
     train(cfg, resume=True)
     resumed = torch.load(tmp_path / "killed" / "last.pt", weights_only=False)["model"]
     assert all(torch.equal(expected[k], resumed[k]) for k in expected)
-    log = [json.loads(line) for line in (tmp_path / "killed" / "log.jsonl").read_text().splitlines()]
-    assert [(r["kind"], r["epoch"]) for r in log if r["kind"] == "epoch"] == [("epoch", 0), ("epoch", 1)]
+    assert [(r["kind"], r["epoch"]) for r in read_log(tmp_path / "killed", kind="epoch")] == [("epoch", 0),
+                                                                                               ("epoch", 1)]
 
 
 def test_resume_refuses_a_state_saved_under_other_settings(data_root, tmp_path):
