@@ -39,14 +39,10 @@ def paper_table(name: str, paper_dir: str | os.PathLike = PAPER_DIR) -> pd.DataF
     return frame.set_index(frame.columns[0])
 
 
-def _test(tidy: pd.DataFrame, metric: str) -> pd.DataFrame:
-    rows = tidy[(tidy["split"] == "test") & (tidy["metric"] == metric)]
-    return rows.assign(dataset=rows["dataset"].map(lambda d: PAPER_COLUMNS.get(d, d)))
-
-
-def _test_or_all(tidy: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Like `_test`, for cross-dataset tables whose rows are a whole dataset (split `all`) or a test split."""
-    rows = tidy[tidy["split"].isin(["test", "all"]) & (tidy["metric"] == metric)]
+def _test(tidy: pd.DataFrame, metric: str, splits: tuple[str, ...] = ("test",)) -> pd.DataFrame:
+    """The rows of `metric` on the test split (cross-dataset tables also take a whole dataset, split "all"),
+    datasets named as in the paper."""
+    rows = tidy[tidy["split"].isin(splits) & (tidy["metric"] == metric)]
     return rows.assign(dataset=rows["dataset"].map(lambda d: PAPER_COLUMNS.get(d, d)))
 
 
@@ -97,7 +93,7 @@ def table5(tidy: pd.DataFrame) -> pd.DataFrame:
 
 def table2(tidy: pd.DataFrame, model: str = "liqe") -> pd.DataFrame:
     """Cross-dataset SRCC: per test set, the median over the sessions' models, and the paper's LIQE row."""
-    rows = _test_or_all(tidy[tidy["model"] == model], "srcc").groupby("dataset", sort=False)["value"].median()
+    rows = _test(tidy[tidy["model"] == model], "srcc", ("test", "all")).groupby("dataset", sort=False)["value"].median()
     ours = pd.DataFrame([rows.to_dict()], index=pd.Index(["LIQE"], name="method"))
     return side_by_side(ours, paper_table("table2_cross_dataset_srcc").loc[["LIQE"]])
 

@@ -92,6 +92,17 @@ def test_table4_puts_reproduced_medians_next_to_the_papers():
     assert result.loc["(1) Pretrained CLIP (C=2)", "LIVE (paper)"] == 0.801
 
 
+def test_table2_takes_whole_datasets_and_test_splits_never_validation():
+    table = pd.concat([tidy({"tid2013": {"srcc": v}}, "liqe", s, "all") for s, v in enumerate([0.7, 0.5, 0.6], 1)]
+                      + [tidy({"synthetic": {"srcc": 0.4}}, "liqe", 1, "test"),
+                         tidy({"spaq": {"srcc": 0.99}}, "liqe", 1, "val")])
+    result = report.table2(table)
+    assert result.loc["LIQE", "TID2013"] == pytest.approx(0.6)
+    assert result.loc["LIQE", "synthetic"] == pytest.approx(0.4)
+    assert math.isnan(result.loc["LIQE", "SPAQ"])
+    assert result.loc["LIQE", "SPAQ (paper)"] == 0.881
+
+
 def test_table1_and_table5_follow_the_papers_aggregation():
     table = pd.concat([tidy({"koniq10k": {"srcc": v, "scene_acc": a}, "synthetic": {"srcc": 0.5, "scene_acc": 0.3}},
                             "liqe", s, "test") for s, (v, a) in enumerate([(0.9, 0.8), (0.7, 0.6), (0.8, 0.7)], 1)])
