@@ -1,7 +1,7 @@
 """Appearance attributes of an image (SLIQUE's third quality factor) and their low/medium/high classes.
 
 SLIQUE (`papers/slique.txt`, Sec. III-C) annotates authentic images by brightness (BR),
-contrast (CT), sharpness (SH) and colourfulness (CL), citing Hasler and Suesstrunk [11]
+contrast (CT), sharpness (SH) and colorfulness (CL), citing Hasler and Suesstrunk [11]
 and Vu and Chandler's FISH [42], and classes each value as low, medium or high "based on
 their value distributions". Its Appendix B with the exact procedures is not part of the
 text we have, so the definitions below are the standard ones those citations point to:
@@ -12,7 +12,7 @@ text we have, so the definitions below are the standard ones those citations poi
 * sharpness: FISH (Vu and Chandler, "A fast wavelet-based algorithm for global and local image
   sharpness estimation", IEEE SPL 19(7), 2012): log-energies of the high-pass sub-bands of a
   three-level CDF 9/7 wavelet transform of Y' on [0, 255], finer levels weighted more;
-* colourfulness: M = sqrt(sd_rg^2 + sd_yb^2) + 0.3 sqrt(mu_rg^2 + mu_yb^2) with rg = R - G,
+* colorfulness: M = sqrt(sd_rg^2 + sd_yb^2) + 0.3 sqrt(mu_rg^2 + mu_yb^2) with rg = R - G,
   yb = (R + G) / 2 - B on [0, 255] (Hasler and Suesstrunk, "Measuring colorfulness in natural
   images", SPIE HVEI VIII 5007, 2003).
 
@@ -35,14 +35,16 @@ from PIL import Image
 from scipy.ndimage import convolve1d
 from tqdm.auto import tqdm
 
+from .data.commands import add_dataset_arguments
 from .data.images import load_rgb
 from .data.labels import LabelRow
 from .data.registry import dataset_dir, get_spec, labels_root, load_rows, official_file
-from .vocab import APPEARANCE_LEVELS
+from .vocab import APPEARANCE_ATTRIBUTES, APPEARANCE_LEVELS
 
 log = logging.getLogger(__name__)
 
-ATTRIBUTES: tuple[str, ...] = ("brightness", "contrast", "sharpness", "colourfulness")
+#: The attributes in the spelling of the prompts (American, as SLIQUE and Hasler and Suesstrunk write it).
+ATTRIBUTES: tuple[str, ...] = APPEARANCE_ATTRIBUTES
 LEVELS: tuple[str, ...] = APPEARANCE_LEVELS
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601
 
@@ -79,8 +81,8 @@ def contrast(image: Image.Image | np.ndarray) -> float:
     return float(luma(image).std() / 255.0)
 
 
-def colourfulness(image: Image.Image | np.ndarray) -> float:
-    """Hasler and Suesstrunk's M (2003), which they found to match perceived colourfulness (r = 0.95).
+def colorfulness(image: Image.Image | np.ndarray) -> float:
+    """Hasler and Suesstrunk's M (2003), which they found to match perceived colorfulness (r = 0.95).
 
     Grey images score 0; the saturated primaries score highest (pure red 0.3 * sqrt(255^2 + 127.5^2)).
     """
@@ -129,7 +131,7 @@ def appearance(image: Image.Image | np.ndarray) -> dict[str, float]:
     """All four attributes of an RGB image, keyed by `ATTRIBUTES`."""
     rgb = _rgb(image)
     return {"brightness": brightness(rgb), "contrast": contrast(rgb), "sharpness": sharpness(rgb),
-            "colourfulness": colourfulness(rgb)}
+            "colorfulness": colorfulness(rgb)}
 
 
 # --- classes -----------------------------------------------------------------------------
@@ -248,15 +250,17 @@ def measurements(name: str, root: str | os.PathLike | None = None,
     """The attributes of every labelled image of dataset `name`, in label-file order.
 
     Read from the dataset's appearance file (`appearance_file`) when its paths and scores
-    are those of the label file, else measured and written there (`annotate_dataset`): the
-    file is a cache that a rebuilt or relabelled dataset invalidates. Its `_level` columns
+    are those of the label file and it has every attribute column, else measured and written
+    there (`annotate_dataset`): the file is a cache that a rebuilt or relabelled dataset (or a
+    file from before an attribute was renamed) invalidates. Its `_level` columns
     are the dataset's own tertiles; the appearance task reclasses by the training split's.
     """
     path = appearance_file(name, root, labels_dir)
     if path.is_file():
         table = pd.read_csv(path)
         rows = load_rows(name, root, labels_dir)
-        if table["path"].tolist() == [r.path for r in rows] and np.allclose(table["score"], [r.score for r in rows]):
+        if (set(ATTRIBUTES) <= set(table.columns) and table["path"].tolist() == [r.path for r in rows]
+                and np.allclose(table["score"], [r.score for r in rows])):
             return table
         log.info("%s does not match the labels of %s any more: measuring again", path, name)
     return annotate_dataset(name, root, labels_dir, progress=False)[1]
@@ -264,14 +268,11 @@ def measurements(name: str, root: str | os.PathLike | None = None,
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "appearance", help="measure brightness, contrast, sharpness and colourfulness of a dataset",
+        "appearance", help="measure brightness, contrast, sharpness and colorfulness of a dataset",
         description="Measure SLIQUE's four appearance attributes for every labelled image of a dataset, class "
                     "them low/medium/high by the dataset's tertiles and write a CSV keyed by path next to the "
                     "labels (<labels stem>_appearance.csv). Unreadable images keep a row with an error.")
-    parser.add_argument("--dataset", required=True, help="a dataset of the registry (e.g. koniq10k, synthetic)")
-    parser.add_argument("--root", default=None, help="data root (default: $LIQE_DATA_ROOT, else ./data)")
-    parser.add_argument("--labels-root", default=None, help="folder of the official label files "
-                                                            "(default: <root>/liqe_labels)")
+    add_dataset_arguments(parser)
     parser.add_argument("--out", default=None, help="CSV to write instead of the default next to the labels")
     parser.set_defaults(func=run)
 

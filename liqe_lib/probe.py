@@ -39,6 +39,7 @@ from tqdm.auto import tqdm
 from . import backbone
 from .config import DataConfig
 from .crops import EVAL_CROPS, normalize
+from .data.commands import add_dataset_arguments
 from .data.dataset import IQADataset, collate
 from .data.labels import LabelRow
 from .data.registry import get_spec
@@ -257,10 +258,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              f"'{RANDOM_WEIGHTS}' for random init (tests only)")
     parser.add_argument("--arch", default="ViT-B-32", choices=sorted(backbone.ARCHITECTURES),
                         help="architecture for weights that do not record it (default: ViT-B-32)")
-    parser.add_argument("--dataset", required=True, help="a dataset of the registry (e.g. koniq10k, synthetic)")
-    parser.add_argument("--root", default=None, help="data root (default: $LIQE_DATA_ROOT, else ./data)")
-    parser.add_argument("--labels-root", default=None, help="folder of the official label files "
-                                                            "(default: <root>/liqe_labels)")
+    add_dataset_arguments(parser)
     parser.add_argument("--split", choices=SPLITS, default=None,
                         help="official session files or a seeded random 70/10/20 split (default: official "
                              "where the dataset has LIQE label files, else random)")

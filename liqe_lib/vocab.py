@@ -68,8 +68,7 @@ UNKNOWN = "unknown"
 
 AXES: tuple[str, ...] = ("quality", "scene", "distortion")
 
-#: SLIQUE's appearance attributes in prompt spelling, in the order of `appearance.ATTRIBUTES`
-#: (which measures them), and their levels, in the order of `appearance.LEVELS`.
+#: SLIQUE's appearance attributes (`appearance` measures them under these names) and their levels.
 APPEARANCE_ATTRIBUTES: tuple[str, ...] = ("brightness", "contrast", "sharpness", "colorfulness")
 APPEARANCE_LEVELS: tuple[str, ...] = ("low", "medium", "high")
 #: Every task a task set can train: the three of the paper, then appearance (one task of four attributes).

@@ -35,7 +35,7 @@ def texture(seed=0, size=128) -> Image.Image:
 def test_constant_grey_has_no_contrast_sharpness_or_colour():
     values = ap.appearance(solid((128, 128, 128)))
     assert values == {"brightness": pytest.approx(128 / 255), "contrast": 0.0, "sharpness": 0.0,
-                      "colourfulness": 0.0}
+                      "colorfulness": 0.0}
 
 
 def test_brightness_is_bt601_luma_on_unit_range():
@@ -50,15 +50,15 @@ def test_half_black_half_white_has_rms_contrast_one_half():
     assert ap.contrast(image) == pytest.approx(0.5)
 
 
-def test_saturated_red_colourfulness_is_hasler_suesstrunk_mean_term():
+def test_saturated_red_colorfulness_is_hasler_suesstrunk_mean_term():
     # rg = 255, yb = 127.5 everywhere: no spread, M = 0.3 * sqrt(255^2 + 127.5^2)
-    assert ap.colourfulness(solid((255, 0, 0))) == pytest.approx(0.3 * math.hypot(255, 127.5))
-    assert ap.colourfulness(solid((255, 0, 0))) > ap.colourfulness(solid((90, 90, 90))) == 0.0
+    assert ap.colorfulness(solid((255, 0, 0))) == pytest.approx(0.3 * math.hypot(255, 127.5))
+    assert ap.colorfulness(solid((255, 0, 0))) > ap.colorfulness(solid((90, 90, 90))) == 0.0
 
 
-def test_red_green_halves_colourfulness_has_spread_and_mean_terms():
+def test_red_green_halves_colorfulness_has_spread_and_mean_terms():
     # rg = +-255 (mean 0, sd 255); yb = 127.5 everywhere (mean 127.5, sd 0): M = 255 + 0.3 * 127.5
-    assert ap.colourfulness(halves((255, 0, 0), (0, 255, 0))) == pytest.approx(293.25)
+    assert ap.colorfulness(halves((255, 0, 0), (0, 255, 0))) == pytest.approx(293.25)
 
 
 def test_sharpness_falls_as_blur_grows():
@@ -205,3 +205,13 @@ def test_an_unmeasurable_image_has_no_appearance_label(tmp_path):
     labels = rundata.appearance_labels("synthetic", DataConfig(root=str(tmp_path), split="random"), "all")
     assert labels["distorted/broken/img.png"] == (-1, -1, -1, -1)
     assert [labels[f"distorted/c{i}/img.png"][0] for i in range(6)] == [0, 0, 1, 1, 2, 2]  # brightness
+
+
+def test_a_cache_without_an_attribute_column_is_measured_again(tmp_path):
+    """A file written before an attribute was renamed (colourfulness -> colorfulness) is stale, not a KeyError."""
+    make_dataset(tmp_path / "synthetic")
+    path, first = ap.annotate_dataset("synthetic", tmp_path, progress=False)
+    first.rename(columns={"colorfulness": "colourfulness"}).to_csv(path, index=False)
+    again = ap.measurements("synthetic", tmp_path)
+    pd.testing.assert_series_equal(again["colorfulness"], first["colorfulness"])
+    assert "colorfulness" in pd.read_csv(path).columns

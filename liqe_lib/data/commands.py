@@ -12,6 +12,16 @@ from .verify import verify_dataset
 
 logger = logging.getLogger(__name__)
 
+ROOT_HELP = "data root (default: $LIQE_DATA_ROOT, else ./data)"
+
+
+def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    """--dataset, --root and --labels-root: where a command that reads one labelled dataset finds it."""
+    parser.add_argument("--dataset", required=True, help="a dataset of the registry (e.g. koniq10k, synthetic)")
+    parser.add_argument("--root", default=None, help=ROOT_HELP)
+    parser.add_argument("--labels-root", default=None,
+                        help="folder of the official label files (default: <root>/liqe_labels)")
+
 
 def _synth(args: argparse.Namespace) -> int:
     out = args.out or dataset_dir("synthetic", args.root)
@@ -41,10 +51,9 @@ def _fetch_labels(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     data = subparsers.add_parser("data", help="datasets: build the synthetic set, fetch labels, verify")
     commands = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
-    root_help = "data root (default: $LIQE_DATA_ROOT, else ./data)"
 
     synth = commands.add_parser("synth", help="build the embedded synthetic IQA dataset (offline)")
-    synth.add_argument("--root", help=root_help)
+    synth.add_argument("--root", help=ROOT_HELP)
     synth.add_argument("--out", help="output folder (default: <data root>/synthetic)")
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--source-dir", help="pristine images to use instead of the packages' sample photos")
@@ -53,13 +62,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.set_defaults(func=_synth)
 
     verify = commands.add_parser("verify", help="check labels and images; non-zero exit when something is missing")
-    verify.add_argument("--root", help=root_help)
+    verify.add_argument("--root", help=ROOT_HELP)
     verify.add_argument("--labels", help="official label files (default: <data root>/liqe_labels)")
     verify.add_argument("--dataset", action="append", choices=list(DATASETS), help="repeatable; default: all")
     verify.set_defaults(func=_verify)
 
     fetch = commands.add_parser("fetch-labels", help="download the official LIQE label and split files (sha256-checked)")
-    fetch.add_argument("--root", help=root_help)
+    fetch.add_argument("--root", help=ROOT_HELP)
     fetch.add_argument("--dest", help="target folder (default: <data root>/liqe_labels)")
     fetch.add_argument("--dataset", action="append", choices=[n for n, s in DATASETS.items() if s.label_source == "liqe"],
                        help="repeatable; default: all six")
