@@ -14,6 +14,7 @@ photograph `rocket`) is what holds it down.
 How the tiny configuration was searched: results/benchmarks/learn_search.md.
 
     make bench-learn            (or: python benchmarks/learn.py [--set key=value ...])
+    python benchmarks/learn.py --set data.session=2     (another split of the contents)
 """
 from __future__ import annotations
 
