@@ -30,6 +30,7 @@ from scipy.stats import spearmanr
 
 from liqe_lib import rundata
 from liqe_lib.config import DataConfig, apply_overrides, smoke_config
+from liqe_lib.data.registry import get_spec
 from liqe_lib.evaluate import metrics, predict
 from liqe_lib.model import load_model
 from liqe_lib.train import read_log, train
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     result = train(cfg)
     train_s = time.perf_counter() - start
     test_data = apply_overrides(cfg, ["data.eval_crops=15"]).data
-    pred = test_predictions(result.best_checkpoint, test_data)
+    pred = held_out_predictions(result.best_checkpoint, test_data)
     values = metrics(pred)
     contents = per_content(pred)
     throughput = statistics.median(r["images_per_s"] for r in read_log(cfg.out_dir, kind="step"))
@@ -79,12 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if passed else 1
 
 
-def test_predictions(checkpoint, data: DataConfig) -> pd.DataFrame:
+def held_out_predictions(checkpoint, data: DataConfig) -> pd.DataFrame:
     """The 15-crop predictions of a checkpoint on the synthetic test split, with each image's content."""
     rows = rundata.split_rows("synthetic", data)["test"]
     pred = predict(load_model(weights=checkpoint), rundata.make_dataset("synthetic", rows, data, train=False),
                    data.eval_batch_size)
-    pred["content"] = pred["path"].map(lambda path: path.split("/")[-2])  # distorted/<content>/<fine>_<level>.png
+    pred["content"] = pred["path"].map(get_spec("synthetic").content_of)
     return pred
 
 

@@ -14,14 +14,15 @@ import argparse
 import statistics
 import sys
 import time
-import torch
 
+import torch
 from common import write_result
+
 from liqe_lib import rundata
-from liqe_lib.config import DatasetConfig, apply_overrides, paper_config
+from liqe_lib.config import PAPER_TRAIN_SETS, DatasetConfig, apply_overrides, paper_config
 from liqe_lib.train import read_log, train
 
-PAPER_BATCH_SIZES = (4, 4, 4, 4, 16, 16)
+PAPER_BATCH_SIZES = tuple(batch_size for _, batch_size in PAPER_TRAIN_SETS)
 
 
 def main() -> int:
@@ -46,7 +47,8 @@ def main() -> int:
     train_s = time.perf_counter() - start
     steps = [r for r in read_log(args.out, kind="step") if r["global_step"] > 5]
     write_result("paper_loop_cuda", {
-        "loader_threads": args.workers, "images_per_step": sum(PAPER_BATCH_SIZES), "crops_per_image": 3,
+        "loader_threads": args.workers, "images_per_step": sum(PAPER_BATCH_SIZES),
+        "crops_per_image": cfg.data.train_crops,
         "median_seconds_per_step": round(statistics.median(r["seconds"] for r in steps), 4),
         "median_images_per_s": round(statistics.median(r["images_per_s"] for r in steps), 1),
         "train_seconds_with_validation": round(train_s, 1), "synthetic_build_seconds": round(build_s, 1),
