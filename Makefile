@@ -25,5 +25,5 @@ bench:  ## speed and memory benchmarks -> results/benchmarks/*.json
 bench-learn:  ## evidence that it learns: liqe-tiny from random init on the synthetic set (<= 10 min on 2 CPU cores)
 	$(PY) benchmarks/learn.py
 
-lock:  ## regenerate env/requirements.lock from the current .venv
-	$(PY) -m pip freeze --exclude-editable | grep -v '^liqe-repro' > env/requirements.lock
+lock:  ## regenerate env/requirements.lock from the current .venv (setuptools pinned: clip-anytorch needs its pkg_resources)
+	$(PY) -m pip freeze --all --exclude-editable | grep -v -E '^(liqe-repro|pip)==' > env/requirements.lock

@@ -1,7 +1,7 @@
 """End to end: Voila serves notebooks/09_demo.ipynb, headless Debian Chromium uploads a photo and sees its score.
 
 Needs /usr/bin/chromium (`apt-get install chromium chromium-driver`, which .ci/run does);
-skipped where it is absent. The browser may reach only localhost: every other request
+skipped where it is absent (a failure in CI, `CI=true`). The browser may reach only localhost: every other request
 is aborted. The page's screenshot goes to the test's temporary folder, or to the file that
 $LIQE_DEMO_SCREENSHOT names (`LIQE_DEMO_SCREENSHOT=results/smoke/demo_screenshot.png` refreshes
 the committed one); a test run never rewrites a tracked file on its own.
@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from conftest import require, require_module
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "09_demo.ipynb"
@@ -27,10 +28,10 @@ SERVER_START_S = 60
 PAGE_LOAD_MS = 90_000  # Voila runs the whole notebook (imports torch, builds the model) before answering
 SCORE_MS = 60_000
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} not installed (apt-get install chromium)")]
-sync_api = pytest.importorskip("playwright.sync_api")
-pytest.importorskip("voila")
+pytestmark = pytest.mark.browser
+require(CHROMIUM.exists(), f"{CHROMIUM} not installed (apt-get install chromium)")
+sync_api = require_module("playwright.sync_api", "to drive the browser")
+require_module("voila", "to serve the demo notebook")
 
 
 def free_port() -> int:

@@ -10,12 +10,13 @@ import warnings
 import open_clip
 import pytest
 import torch
+from conftest import require_module
 
 from liqe_lib import load_model
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    clip_reference = pytest.importorskip("clip.model", reason="clip-anytorch is a test dependency")
+    clip_reference = require_module("clip.model", "as OpenAI's reference CLIP (PyPI clip-anytorch, needs pkg_resources)")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from train_fakes import tiny_config, write_fake_synthetic
 
 from liqe_lib.train import build_model, train
 
-pytest.importorskip("torch.distributed.run")
 
 
 def test_two_cpu_processes_match_one_process_on_the_same_global_batch(tmp_path):
