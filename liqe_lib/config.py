@@ -15,6 +15,13 @@ back to the settings that produced it. Profiles (DESIGN.md, "Profiles"):
 
 Overrides use dotted keys (`--set optim.lr=1e-4`, `--set data.train.0.batch_size=8`);
 values are parsed as YAML and checked against the field's type.
+
+Fidelity (docs/FIDELITY.md): `fidelity: official | paper` is a preset over the settings
+where the official code (zwx8981/LIQE a64655f) and the paper disagree. Each of them is
+None unless set, and None takes the preset's value (`FIDELITY_PRESETS`), so
+`--set fidelity=paper` switches all of them and `--set loss.tie_target=1.0` just one.
+`resolved` fills them in; a run saves the resolved config, so its config.yaml says
+what it did.
 """
 from __future__ import annotations
 
@@ -29,6 +36,26 @@ from typing import Any, Iterable
 import yaml
 
 PROFILES = ("smoke", "paper")
+FIDELITY_MODES = ("official", "paper")
+#: The settings of each fidelity mode (dotted keys, as `--set` writes them); see docs/FIDELITY.md.
+FIDELITY_PRESETS: dict[str, dict[str, Any]] = {
+    "official": {
+        "loss.pair_probability": "phi",  # MNL_Loss.py loss_m4: 0.5 (1 + erf(d / sqrt 2)) = Phi(d)
+        "loss.tie_target": 0.5,  # loss_m4: g = 0.5 (sign(q_i - q_j) + 1)
+        "loss.qd_distortion_loss": "multi-label",  # train_unique_clip_weight.py: calc_loss2 for mtl == 2
+        "selection": "quality",  # BIQA_benchmark.py loads quality_best_ckpt.pt (best mean validation SRCC)
+        "data.train_crop_sampler": "grid",  # _preprocess3 flips the image; ImageDataset2 draws grid windows
+        "data.passes": "epoch",  # every epoch re-iterates each DataLoader (shuffle, drop_last=False)
+    },
+    "paper": {
+        "loss.pair_probability": "phi-sqrt2",  # Eq. 5: Phi((q_x - q_y) / sqrt 2)
+        "loss.tie_target": 1.0,  # Eq. 4: 1 if q(x) >= q(y)
+        "loss.qd_distortion_loss": "multi-class",  # Eq. 8
+        "selection": "average",  # the three tasks' mean validation metric (the official avg_best)
+        "data.train_crop_sampler": "random",  # "randomly sample 3 patches" (Sec. 4.1), each flipped on its own
+        "data.passes": "continuous",  # passes continue across epochs, full mini-batches
+    },
+}
 
 
 @dataclass
@@ -79,6 +106,8 @@ class DataConfig:
     eval_batch_size: int = 16
     num_workers: int = 0
     synthetic_seed: int = 0  # the seed the synthetic set is built with when it is missing
+    train_crop_sampler: str | None = None  # "grid" | "random"; None: from `fidelity`
+    passes: str | None = None  # "epoch" | "continuous"; None: from `fidelity`
 
 
 @dataclass
@@ -113,6 +142,9 @@ class ScheduleConfig:
 class LossConfig:
     weighting: str = "dwa"  # "dwa" (paper Eq. 11) or "equal" (Table 4 (5))
     temperature: float = 2.0  # tau_2 of DWA
+    pair_probability: str | None = None  # "phi" | "phi-sqrt2" (`losses.PAIR_PROBABILITIES`); None: from `fidelity`
+    tie_target: float | None = None  # the pair target of equal scores; None: from `fidelity`
+    qd_distortion_loss: str | None = None  # "multi-label" | "multi-class": the Quality + Distortion variant's loss
 
 
 @dataclass
@@ -129,11 +161,27 @@ class TrainConfig:
     steps_per_epoch: int = 200
     seed: int = 20200626  # the official script's seed
     device: str = "auto"  # "auto": CUDA when available, else CPU
-    precision: str = "auto"  # "auto": bf16 autocast on CUDA, fp32 on CPU; or "fp32", "bf16"
+    precision: str = "auto"  # "auto": on CUDA fp16-weights (official) or bf16 (paper), fp32 on CPU; or set one
+    fidelity: str = "official"  # "official" | "paper": the preset of every None setting (docs/FIDELITY.md)
+    selection: str | None = None  # "quality" | "average": how the epoch is selected; None: from `fidelity`
     out_dir: str = "runs/liqe"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def resolved(self) -> "TrainConfig":
+        """A copy with every fidelity setting left at None taken from the `fidelity` preset."""
+        if self.fidelity not in FIDELITY_PRESETS:
+            raise ValueError(f"unknown fidelity {self.fidelity!r}; choose one of {FIDELITY_MODES}")
+        data = self.to_dict()
+        for key, value in FIDELITY_PRESETS[self.fidelity].items():
+            *parents, last = key.split(".")
+            node = data
+            for part in parents:
+                node = node[part]
+            if node[last] is None:
+                node[last] = value
+        return from_dict(data)
 
     def save(self, path: str | Path) -> None:
         """Write as YAML (.yaml/.yml) or JSON (any other suffix)."""

@@ -4,7 +4,10 @@ Quality: SRCC and KRCC on the raw predictions; PLCC and RMSE after mapping the
 predictions to the scores with the 4-parameter logistic
 yhat = b2 + (b1 - b2) / (1 + exp(-(x - b3) / |b4|)), fitted from the initial
 guess [max y, min y, mean x, std x]. Scene accuracy: with k scene labels, each
-label found among the top-k predicted scenes is one hit out of k. Distortion
+label found among the top-k predicted scenes is one hit out of k; the official
+figure (`scene_acc_official`, BIQA_benchmark.py l. 196-219) counts an image with one
+scene label in the denominator only when it is predicted right, which inflates it,
+and is reported beside it (docs/FIDELITY.md). Distortion
 accuracy: the argmax of p(d|x) against the labelled class. Images without scene
 or distortion labels are left out of that accuracy (NaN when none has one).
 Models with the appearance task add, per attribute, the accuracy of the argmax
@@ -12,8 +15,10 @@ level (`appearance_acc_<attribute>`) and their mean (`appearance_acc`, what mode
 selection uses); other models' tables are unchanged.
 
 Results are tidy: one row per model x dataset x session x split x metric.
-Sessions aggregate to their median (what the paper reports) and standard
-deviation (sample std, ddof=1, the bracketed numbers of Table 1).
+Sessions aggregate by a statistic (`SESSION_STATISTICS`): "median" with the sample
+std (ddof=1), as the paper says, or "mean" with the population std (ddof=0), as the
+official BIQA_benchmark.py computes it (`final_avg`, l. 377-393, in variables named
+median); the fidelity mode chooses (`SESSION_STATISTIC`).
 """
 from __future__ import annotations
 
@@ -40,7 +45,11 @@ from .vocab import APPEARANCE_ATTRIBUTES
 log = logging.getLogger(__name__)
 
 QUALITY_METRICS = ("srcc", "krcc", "plcc", "rmse")
-METRICS = (*QUALITY_METRICS, "scene_acc", "distortion_acc")
+METRICS = (*QUALITY_METRICS, "scene_acc", "scene_acc_official", "distortion_acc")
+#: statistic over sessions -> the ddof of the std reported beside it.
+SESSION_STATISTICS = {"median": 1, "mean": 0}
+#: The session statistic of each fidelity mode.
+SESSION_STATISTIC = {"official": "mean", "paper": "median"}
 APPEARANCE_METRICS = (*(f"appearance_acc_{a}" for a in APPEARANCE_ATTRIBUTES), "appearance_acc")
 TIDY_COLUMNS = ("model", "dataset", "session", "split", "metric", "value")
 
@@ -96,8 +105,12 @@ def metrics(pred: pd.DataFrame) -> dict[str, float]:
     result = quality_metrics(pred["pred"], pred["mos"]) if pred["pred"].notna().all() else \
         {m: math.nan for m in QUALITY_METRICS}
     labelled = pred["scene_k"] > 0
-    result["scene_acc"] = (float(pred.loc[labelled, "scene_hits"].sum() / pred.loc[labelled, "scene_k"].sum())
-                           if labelled.any() and pred["scene_hits"].notna().all() else math.nan)
+    scored = labelled.any() and pred["scene_hits"].notna().all()
+    hits, k = pred.loc[labelled, "scene_hits"], pred.loc[labelled, "scene_k"]
+    result["scene_acc"] = float(hits.sum() / k.sum()) if scored else math.nan
+    official_denominator = hits.where(k == 1, k).sum()  # a single-label image counts only when it is right
+    result["scene_acc_official"] = (float(hits.sum() / official_denominator) if scored and official_denominator
+                                    else math.nan)
     known = (pred["distortion"] >= 0) & pred["distortion_pred"].notna()
     result["distortion_acc"] = (float((pred.loc[known, "distortion"] == pred.loc[known, "distortion_pred"]).mean())
                                 if known.any() else math.nan)
@@ -181,10 +194,24 @@ def tidy(results: dict[str, dict[str, float]], model: str, session: int, split: 
     return pd.DataFrame(rows, columns=list(TIDY_COLUMNS))
 
 
-def aggregate(table: pd.DataFrame) -> pd.DataFrame:
-    """Median and sample std over sessions, per model x dataset x split x metric (NaN values ignored)."""
+def session_statistic(values, statistic: str = "median"):
+    """The sessions' `statistic` ("median" or "mean") of a Series or a grouped Series."""
+    if statistic not in SESSION_STATISTICS:
+        raise ValueError(f"unknown session statistic {statistic!r}; choose one of {tuple(SESSION_STATISTICS)}")
+    return values.agg(statistic)
+
+
+def session_std(values, statistic: str = "median"):
+    """The std reported beside `statistic`: sample std (ddof 1) beside the median, population std (ddof 0,
+    NumPy's default, as the official np.std) beside the mean."""
+    return values.std(ddof=SESSION_STATISTICS[statistic])
+
+
+def aggregate(table: pd.DataFrame, statistic: str = "median") -> pd.DataFrame:
+    """`statistic` and its std over sessions, per model x dataset x split x metric (NaN values ignored)."""
     grouped = table.groupby(["model", "dataset", "split", "metric"], sort=False)["value"]
-    return grouped.agg(median="median", std="std", sessions="count").reset_index()
+    return pd.DataFrame({statistic: session_statistic(grouped, statistic), "std": session_std(grouped, statistic),
+                         "sessions": grouped.count()}).reset_index()
 
 
 def save_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
@@ -204,8 +231,9 @@ def checkpoint_config(checkpoint: str | os.PathLike) -> TrainConfig | None:
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, datasets: list[str], split: str = "test", *,
                         data: DataConfig | None = None, device: str = "auto",
-                        model_name: str | None = None) -> pd.DataFrame:
-    """Tidy metrics of a checkpoint on the `split` part (train/val/test, or `all` rows) of datasets.
+                        model_name: str | None = None, max_images: int | None = None) -> pd.DataFrame:
+    """Tidy metrics of a checkpoint on the `split` part (train/val/test, or `all` rows) of datasets,
+    on at most `max_images` rows of each (the first ones; a rehearsal).
 
     The data settings (root, split kind, session, crops) default to those the
     checkpoint was trained with; `data` replaces them.
@@ -214,14 +242,19 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, datasets: list[str], spli
     data = data or (cfg.data if cfg else DataConfig())
     torch_device = runtime.resolve_device(device)
     model = load_model(weights=checkpoint, device=torch_device)
-    autocast = runtime.autocast_context(cfg.precision if cfg else "auto", torch_device)
+    fidelity = cfg.fidelity if cfg else "official"
+    precision = runtime.resolve_precision(cfg.precision if cfg else "auto", torch_device, fidelity)
+    if precision == "fp16-weights":  # tested as trained, as BIQA_benchmark.py tests clip.load's fp16 model
+        runtime.to_fp16_weights(model)
+    autocast = runtime.autocast_context(precision, torch_device)
     name = model_name or (cfg.name if cfg else Path(checkpoint).stem)
     # appearance labels by the training split's tertiles, or the dataset's own when it is tested whole
     appearance = ("all" if split == "all" else "train") if "appearance" in model.task_set.tasks else None
     results = {}
     for dataset in datasets:
         rows = rundata.all_rows(dataset, data) if split == "all" else rundata.split_rows(dataset, data)[split]
-        ds = rundata.make_dataset(dataset, rows, data, train=False, appearance=appearance)
+        ds = rundata.make_dataset(dataset, rows[:max_images] if max_images else rows, data, train=False,
+                                  appearance=appearance)
         results[dataset] = metrics(predict(model, ds, data.eval_batch_size, torch_device, autocast,
                                            data.num_workers))
     return tidy(results, name, data.session, split)

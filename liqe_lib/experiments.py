@@ -10,6 +10,13 @@ the trainer and the model read every difference from the config.
 * (6) fine-tuned visual encoder only: a linear quality head on the image
   features (LIQE(head="linear")), trained by the pairwise fidelity loss alone
   (the training strategy of UNIQUE, ref. [78] of the paper).
+* `unique`: UNIQUE itself (`liqe_lib.unique`), the paper's opponent in gMAD (Fig. 3)
+  and Table 3: ResNet-34 from ImageNet weights with UNIQUE's bilinear head, trained
+  by this project's pipeline (same datasets, pairs, crops, schedule machinery and
+  evaluation) at UNIQUE's learning rate and weight decay (docs/FIDELITY.md).
+
+A variant's own settings win over study-wide overrides (a rehearsal's `epochs=1`
+must not train the zero-shot variant (1)); `forced` settings come last of all.
 """
 from __future__ import annotations
 
@@ -41,6 +48,9 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "distortion": ("model.task_set=distortion",),
     "quality+scene": ("model.task_set=quality+scene",),
     "quality+distortion": ("model.task_set=quality+distortion",),
+    # the paper's opponent (Fig. 3, Table 3)
+    "unique": ("model.arch=unique-resnet34", "model.weights=imagenet", "model.head=unique", "model.task_set=quality",
+               "optim.lr=1e-4", "optim.weight_decay=5e-4"),
     # beyond the paper
     "liqe+appearance": ("model.task_set=all+appearance",),
 }
@@ -63,6 +73,8 @@ TABLE5: dict[str, str] = {
     "quality+distortion": "Quality + Distortion",
     "liqe": "All Tasks (LIQE)",
 }
+#: The models of Table 3 and gMAD (Fig. 3): variant -> the paper's name for it.
+OPPONENTS: dict[str, str] = {"liqe": "LIQE", "unique": "UNIQUE"}
 #: Variants beyond the paper (notebook 10) and their row labels.
 BEYOND: dict[str, str] = {
     "liqe": "LIQE",
@@ -71,8 +83,10 @@ BEYOND: dict[str, str] = {
 
 
 def variant_config(name: str, profile: str = "smoke", overrides: Iterable[str] = (),
-                   out_root: str | Path | None = None, session: int | None = None) -> TrainConfig:
-    """The config of a variant: the profile's base, the variant's difference, then `overrides`.
+                   out_root: str | Path | None = None, session: int | None = None,
+                   forced: Iterable[str] = ()) -> TrainConfig:
+    """The config of a variant: the profile's base, then `overrides`, then the variant's own
+    difference (which wins where it defines the variant), then `forced`.
 
     The run is named after the variant and writes to <out_root>/<variant>/session-<n>
     (out_root defaults to the parent folder of the profile's out_dir).
@@ -80,7 +94,7 @@ def variant_config(name: str, profile: str = "smoke", overrides: Iterable[str] =
     if name not in VARIANTS:
         raise KeyError(f"unknown variant {name!r}; choose one of {sorted(VARIANTS)}")
     base = profile_config(profile)
-    cfg = apply_overrides(base, [f"name={name}", *VARIANTS[name], *overrides])
+    cfg = apply_overrides(base, [*overrides, f"name={name}", *VARIANTS[name], *forced])
     if session is not None:
         cfg.data.session = session
     root = Path(out_root) if out_root is not None else Path(base.out_dir).parent
@@ -89,15 +103,18 @@ def variant_config(name: str, profile: str = "smoke", overrides: Iterable[str] =
 
 
 def run_variant(name: str, profile: str = "smoke", sessions: Iterable[int] = (1,), overrides: Iterable[str] = (),
-                out_root: str | Path | None = None, split: str = "test", resume: bool = True) -> pd.DataFrame:
+                out_root: str | Path | None = None, split: str = "test", resume: bool = True,
+                forced: Iterable[str] = (), max_images: int | None = None) -> pd.DataFrame:
     """Train (or resume) a variant in each session and test the selected model: the tidy table.
 
-    The test datasets are the variant's training datasets (each whole, as named in the registry).
+    The test datasets are the variant's training datasets (each whole, as named in the registry);
+    `max_images` caps the images tested per dataset (a rehearsal).
     """
     tables = []
     for session in sessions:
-        cfg = variant_config(name, profile, overrides, out_root, session)
+        cfg = variant_config(name, profile, overrides, out_root, session, forced)
         result = train(cfg, resume=resume)
         datasets = list(dict.fromkeys(d.name for d in cfg.data.train))
-        tables.append(evaluate.evaluate_checkpoint(result.best_checkpoint, datasets, split, device=cfg.device))
+        tables.append(evaluate.evaluate_checkpoint(result.best_checkpoint, datasets, split, device=cfg.device,
+                                                   max_images=max_images))
     return pd.concat(tables, ignore_index=True)

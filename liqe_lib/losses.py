@@ -6,6 +6,8 @@ gradient stays finite at p = 0 or 1, as in the official code.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 EPS = 1e-8
@@ -15,16 +17,36 @@ def _binary_fidelity(p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     return 1 - torch.sqrt(p * g + EPS) - torch.sqrt((1 - p) * (1 - g) + EPS)
 
 
-def quality_fidelity_loss(pred: torch.Tensor, target: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
+def _phi(d: torch.Tensor) -> torch.Tensor:
+    """Phi(d) = 0.5 (1 + erf(d / sqrt 2)): the official `loss_m4` (MNL_Loss.py, l. 153-154)."""
+    return 0.5 * (1 + torch.erf(d / math.sqrt(2)))
+
+
+def _phi_sqrt2(d: torch.Tensor) -> torch.Tensor:
+    """Phi(d / sqrt 2) = 0.5 (1 + erf(d / 2)): the paper's Eq. 5 (Thurstone, unit variance per image)."""
+    return 0.5 * (1 + torch.erf(d / 2))
+
+
+#: The pairwise probability p(x better than y) from d = q(x) - q(y), by the names a config uses.
+PAIR_PROBABILITIES = {"phi": _phi, "phi-sqrt2": _phi_sqrt2}
+
+
+def quality_fidelity_loss(pred: torch.Tensor, target: torch.Tensor, group: torch.Tensor,
+                          probability: str = "phi", tie_target: float = 0.5) -> torch.Tensor:
     """Pairwise fidelity loss on quality (Eq. 6), pairs formed only within a group.
 
     For every pair i < j of one group (one dataset's mini-batch; scores of
     different datasets live on different scales, so pairs never cross datasets)
-    the target is g = 1 if target_i > target_j, 0 if less and 0.5 if equal, and
-    p = Phi((pred_i - pred_j) / sqrt(2)). The loss is the mean over the pairs of
-    a group, then the mean over the groups that have a pair (a group of one image
-    contributes nothing). Returns 0 (still attached to `pred`) if no group has a pair.
+    the target is g = 1 if target_i > target_j, 0 if less and `tie_target` if equal
+    (0.5 in the official `loss_m4`, 1 in the paper's Eq. 4), and p is
+    `PAIR_PROBABILITIES[probability]` of pred_i - pred_j (the official Phi(d) by
+    default, the paper's Phi(d / sqrt 2) as "phi-sqrt2"). The loss is the mean over
+    the pairs of a group, then the mean over the groups that have a pair. A group of
+    one image contributes nothing (the official code divides by zero pairs and gets
+    NaN there); 0 (still attached to `pred`) if no group has a pair.
     """
+    if probability not in PAIR_PROBABILITIES:
+        raise ValueError(f"unknown pair probability {probability!r}; choose one of {sorted(PAIR_PROBABILITIES)}")
     losses = []
     for g in torch.unique(group):
         members = (group == g).nonzero(as_tuple=True)[0]
@@ -32,8 +54,8 @@ def quality_fidelity_loss(pred: torch.Tensor, target: torch.Tensor, group: torch
             continue
         i, j = torch.triu_indices(len(members), len(members), offset=1, device=pred.device)
         q, t = pred[members], target[members].to(pred.dtype)
-        p = 0.5 * (1 + torch.erf((q[i] - q[j]) / 2))  # Phi(x / sqrt 2) = (1 + erf(x / 2)) / 2
-        g_target = (torch.sign(t[i] - t[j]) + 1) / 2
+        p = PAIR_PROBABILITIES[probability](q[i] - q[j])
+        g_target = torch.where(t[i] > t[j], 1.0, torch.where(t[i] < t[j], 0.0, tie_target)).to(pred.dtype)
         losses.append(_binary_fidelity(p, g_target).mean())
     if not losses:
         return pred.sum() * 0

@@ -120,7 +120,8 @@ class LIQE(torch.nn.Module):
     def forward(self, crops: torch.Tensor) -> LIQEOutput:
         """crops: CLIP-normalised, (B, U, 3, 224, 224). Crops of image b come only from crops[b]."""
         batch, views = crops.shape[:2]
-        image = self.clip.encode_image(crops.flatten(0, 1), normalize=True)
+        visual_dtype = self.clip.visual.conv1.weight.dtype  # fp16 with the official fp16 weights
+        image = self.clip.encode_image(crops.flatten(0, 1).to(visual_dtype), normalize=True)
         if self.quality_head is not None:
             score = self.quality_head(image.view(batch, views, -1).mean(dim=1)).squeeze(-1)
             return LIQEOutput((), None, None, None, score)

@@ -9,6 +9,10 @@ What the paper reports, and so what is compared:
 * Table 5: per task combination, the median over sessions of the mean over the
   datasets (mSRCC, mACC) of SRCC, scene and distortion accuracy.
 
+The paper says median; the official BIQA_benchmark.py computes the mean (and a
+population std). Every table takes the session `statistic` (`evaluate.SESSION_STATISTIC`
+of the run's fidelity mode) and its notes say which one it is.
+
 Datasets are matched to the paper's columns by `PAPER_COLUMNS`; a dataset the
 paper does not have (the smoke profile's synthetic set) gets its own column with
 no paper value. Missing values print as "-".
@@ -20,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .evaluate import session_statistic, session_std
 from .experiments import TABLE4, TABLE5
 
 PAPER_DIR = Path(__file__).resolve().parents[1] / "results" / "paper"
@@ -57,51 +62,57 @@ def side_by_side(ours: pd.DataFrame, paper: pd.DataFrame) -> pd.DataFrame:
     return result
 
 
-def table1(tidy: pd.DataFrame, metric: str = "srcc", model: str = "liqe") -> pd.DataFrame:
-    """Per dataset: reproduced median and std over sessions of SRCC/PLCC, and the paper's LIQE row."""
+def table1(tidy: pd.DataFrame, metric: str = "srcc", model: str = "liqe", statistic: str = "median") -> pd.DataFrame:
+    """Per dataset: the reproduced `statistic` over sessions of SRCC/PLCC and its std (`evaluate.session_std`),
+    and the paper's LIQE row (a median and a std), in columns named after the metric."""
     rows = _test(tidy[tidy["model"] == model], metric).groupby("dataset", sort=False)["value"]
-    ours = pd.DataFrame({"median": rows.median(), "std": rows.std()})
+    name = metric.upper()
+    ours = pd.DataFrame({name: session_statistic(rows, statistic), "std": session_std(rows, statistic)})
     paper = paper_table(f"table1_{metric}").loc["LIQE"]
     datasets = [c for c in paper.index if not c.endswith("_std")]
-    theirs = pd.DataFrame({"median": [paper[d] for d in datasets], "std": [paper[f"{d}_std"] for d in datasets]},
+    theirs = pd.DataFrame({name: [paper[d] for d in datasets], "std": [paper[f"{d}_std"] for d in datasets]},
                           index=datasets)
     return side_by_side(ours.rename_axis("dataset"), theirs.rename_axis("dataset"))
 
 
-def table4(tidy: pd.DataFrame) -> pd.DataFrame:
-    """Median SRCC of every Table 4 variant per dataset, and the mean of the medians."""
+def table4(tidy: pd.DataFrame, statistic: str = "median") -> pd.DataFrame:
+    """SRCC over sessions (`statistic`) of every Table 4 variant per dataset, and the mean over datasets."""
     medians = _test(tidy[tidy["model"].isin(TABLE4)], "srcc").groupby(["model", "dataset"], sort=False)["value"]
-    ours = medians.median().unstack("dataset")
+    ours = session_statistic(medians, statistic).unstack("dataset")
     ours["Mean"] = ours.mean(axis=1)
     ours = ours.rename(index=TABLE4)
     ours = ours.reindex([label for label in TABLE4.values() if label in ours.index])
     return side_by_side(ours.rename_axis("variant"), paper_table("table4_ablations_srcc"))
 
 
-def table5(tidy: pd.DataFrame) -> pd.DataFrame:
-    """Per task combination: median over sessions of the mean over datasets of SRCC and the accuracies."""
+def table5(tidy: pd.DataFrame, statistic: str = "median") -> pd.DataFrame:
+    """Per task combination: `statistic` over sessions of the mean over datasets of SRCC and the accuracies."""
     names = {"srcc": "mSRCC", "scene_acc": "mACC_scene", "distortion_acc": "mACC_distortion"}
     columns = {}
     for metric, column in names.items():
         rows = _test(tidy[tidy["model"].isin(TABLE5)], metric)
         session_means = rows.groupby(["model", "session"], sort=False)["value"].mean()
-        columns[column] = session_means.groupby("model", sort=False).median()
+        columns[column] = session_statistic(session_means.groupby("model", sort=False), statistic)
     ours = pd.DataFrame(columns).rename(index=TABLE5)
     ours = ours.reindex([label for label in TABLE5.values() if label in ours.index])
     return side_by_side(ours.rename_axis("tasks"), paper_table("table5_task_combinations"))
 
 
-def table2(tidy: pd.DataFrame, model: str = "liqe") -> pd.DataFrame:
-    """Cross-dataset SRCC: per test set, the median over the sessions' models, and the paper's LIQE row."""
-    rows = _test(tidy[tidy["model"] == model], "srcc", ("test", "all")).groupby("dataset", sort=False)["value"].median()
+def table2(tidy: pd.DataFrame, model: str = "liqe", statistic: str = "median") -> pd.DataFrame:
+    """Cross-dataset SRCC: per test set, the `statistic` over the sessions' models, and the paper's LIQE row."""
+    rows = session_statistic(_test(tidy[tidy["model"] == model], "srcc", ("test", "all"))
+                             .groupby("dataset", sort=False)["value"], statistic)
     ours = pd.DataFrame([rows.to_dict()], index=pd.Index(["LIQE"], name="method"))
     return side_by_side(ours, paper_table("table2_cross_dataset_srcc").loc[["LIQE"]])
 
 
-def table3(per_session_srcc: pd.Series) -> pd.DataFrame:
-    """Pooled SRCC on the realigned scale (`realign.pooled_srcc` per session): the median, and the paper's LIQE."""
-    ours = pd.DataFrame({"SRCC": [per_session_srcc.median()]}, index=pd.Index(["LIQE"], name="method"))
-    return side_by_side(ours, paper_table("table3_realignment_srcc").loc[["LIQE"]])
+def table3(per_session_srcc: dict[str, pd.Series], statistic: str = "median") -> pd.DataFrame:
+    """Pooled SRCC on the realigned scale (`realign.pooled_srcc` per session) of each model (row label ->
+    its sessions' SRCC): the `statistic` over sessions, next to the paper's rows of the same labels."""
+    ours = pd.DataFrame({"SRCC": [session_statistic(s, statistic) for s in per_session_srcc.values()]},
+                        index=pd.Index(list(per_session_srcc), name="method"))
+    paper = paper_table("table3_realignment_srcc")
+    return side_by_side(ours, paper.loc[[m for m in ours.index if m in paper.index]])
 
 
 def to_markdown(table: pd.DataFrame, note: str | None = None, digits: int = 3) -> str:

@@ -72,11 +72,14 @@ def train_rows(dataset: DatasetConfig, cfg: DataConfig) -> list[LabelRow]:
 def make_dataset(name: str, rows: list[LabelRow], cfg: DataConfig, train: bool, seed: int = 0,
                  key: str | None = None, appearance: str | None = None) -> IQADataset:
     """An `IQADataset` of registry dataset `name` under the run's name `key` (a part's key),
-    with the configured number of crops (train: random crops; else the evaluation grid).
-    `appearance` ("train" or "all", see `appearance_labels`) adds the appearance task's labels."""
+    with the configured number of crops (train: `cfg.train_crop_sampler`'s windows, which a
+    training run resolves from its fidelity preset, the official grid when unset; else the
+    evaluation grid). `appearance` ("train" or "all", see `appearance_labels`) adds the
+    appearance task's labels."""
     levels = appearance_labels(name, cfg, appearance) if appearance else None
     return IQADataset(key or name, ensure_dataset(name, cfg), rows, train=train, seed=seed,
-                      n_crops=cfg.train_crops if train else cfg.eval_crops, spec=get_spec(name), appearance=levels)
+                      n_crops=cfg.train_crops if train else cfg.eval_crops, spec=get_spec(name), appearance=levels,
+                      crop_sampler=cfg.train_crop_sampler or "grid")
 
 
 def appearance_labels(name: str, cfg: DataConfig, reference: str = "train") -> dict[str, tuple[int, ...]]:

@@ -28,15 +28,63 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def autocast_context(precision: str, device: torch.device):
-    """bf16 autocast on CUDA (instead of the official fp16 weights) or on request; fp32 otherwise."""
-    if precision == "auto":
-        precision = "bf16" if device.type == "cuda" else "fp32"
-    if precision == "bf16":
+PRECISIONS = ("auto", "fp32", "bf16", "fp16-weights")
+
+
+def resolve_precision(precision: str, device: torch.device, fidelity: str = "official") -> str:
+    """`auto`: on CUDA the official code's fp16 weights (`fidelity` official) or bf16 autocast with fp32
+    weights (paper); fp32 on CPU, where the official loop also steps in fp32 (train_unique_clip_weight.py
+    l. 303-304). Any other value is kept (and checked)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
+    if precision != "auto":
+        return precision
+    if device.type != "cuda":
+        return "fp32"
+    return "fp16-weights" if fidelity == "official" else "bf16"
+
+
+def autocast_context(precision: str, device: torch.device, fidelity: str = "official"):
+    """bf16 autocast when the precision resolves to bf16; fp32 and fp16 weights run without autocast."""
+    if resolve_precision(precision, device, fidelity) == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
-    if precision == "fp32":
-        return nullcontext()
-    raise ValueError(f"unknown precision {precision!r}; choose auto, fp32 or bf16")
+    return nullcontext()
+
+
+def _fp16_tensors(model: torch.nn.Module) -> list[torch.Tensor]:
+    """The tensors OpenAI's `clip.model.convert_weights` keeps in fp16: weights and biases of convolutions,
+    linear layers and attention, and the `text_projection` / `proj` matrices. Layer norms, embeddings,
+    the class and position embeddings and `logit_scale` stay fp32, as in the official model."""
+    tensors = []
+    for module in model.modules():
+        if isinstance(module, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Linear)):
+            tensors += [module.weight, module.bias]
+        if isinstance(module, torch.nn.MultiheadAttention):
+            tensors += [getattr(module, name) for name in
+                        ("in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias",
+                         "bias_k", "bias_v")]
+        tensors += [getattr(module, name) for name in ("text_projection", "proj")
+                    if isinstance(getattr(module, name, None), torch.nn.Parameter)]
+    return [t for t in tensors if t is not None]
+
+
+def to_fp16_weights(model: torch.nn.Module) -> None:
+    """Round the official fp16 tensors (`_fp16_tensors`) to fp16 in place, as `clip.load` gives them on CUDA."""
+    for tensor in _fp16_tensors(model):
+        tensor.data = tensor.data.half()
+
+
+def fp16_weights_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+    """The official optimiser step with fp16 weights (train_unique_clip_weight.py l. 303-308, utils.py l. 187-191):
+    every parameter and gradient to fp32 (`convert_models_to_fp32`), the step, then the fp16 tensors rounded
+    back (`clip.model.convert_weights`). Gradients were computed in fp16 without loss scaling, and an update
+    smaller than half an fp16 step of its weight is lost in the rounding."""
+    for param in model.parameters():
+        param.data = param.data.float()
+        if param.grad is not None:
+            param.grad.data = param.grad.data.float()
+    optimizer.step()
+    to_fp16_weights(model)
 
 
 @dataclass(frozen=True)

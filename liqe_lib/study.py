@@ -6,6 +6,13 @@ the overrides every training run of the profile receives, the folders results an
 runs go to, and the sessions to train. Runs resume: a notebook re-executed after
 `01_train` reuses the trained sessions instead of training again.
 
+Rehearsal switches (`liqe reproduce --rehearsal`): fewer sessions, epochs and steps, at
+most `max_eval_images` test images per dataset and `max_playground` gMAD images, and
+`arch` (e.g. liqe-tiny) for a CPU-sized backbone; with `arch` every model starts from
+random weights. Nothing else changes: the same datasets, readers, splits, variants,
+tables and SUMMARY code paths as the real run. A data root holding a `STANDIN.json`
+(`liqe data standin`) is stand-in data: every table says so (`note`).
+
 Session counts: the paper profile trains every variant in all ten sessions. The
 smoke profile trains LIQE in two sessions (Table 1 needs a median and a std) and
 each other variant in one session of 3 epochs x 8 steps, to keep `liqe reproduce`
@@ -22,13 +29,14 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from . import backbone, evaluate, experiments, probe, realign, rundata
-from .config import DataConfig, TrainConfig, profile_config
+from . import backbone, evaluate, experiments, probe, realign, report, rundata
+from .config import FIDELITY_MODES, DataConfig, TrainConfig, profile_config
 from .data.labels import LabelRow
-from .data.registry import get_spec, load_rows
+from .data.registry import get_spec, load_rows, playground_images
+from .data.standin import standin_note
 from .data.verify import verify_dataset
 from .model import load_model
-from .results import PROJECT_ROOT, results_dir, runs_dir
+from .results import PROJECT_ROOT, default_runs_dir, results_dir
 from .train import build_model, read_log
 
 DEFAULT_SESSIONS = {"smoke": (1, 2), "paper": tuple(range(1, 11))}
@@ -53,21 +61,52 @@ class Study:
     data_root: Path
     out_dir: Path
     runs_dir: Path
+    fidelity: str = "official"
+    forced: tuple[str, ...] = ()  # applied after a variant's own settings (random weights in a rehearsal)
+    max_eval_images: int | None = None
+    max_playground: int | None = None
+    arch: str | None = None
 
     @classmethod
     def from_parameters(cls, profile: str = "smoke", data_root: str | None = None, sessions: int | None = None,
                         epochs: int | None = None, device: str | None = None, out_dir: str | None = None,
-                        seed: int | None = None) -> "Study":
+                        seed: int | None = None, *, steps_per_epoch: int | None = None,
+                        max_eval_images: int | None = None, max_playground: int | None = None,
+                        arch: str | None = None, fidelity: str = "official",
+                        runs_dir: str | None = None) -> "Study":
         """Resolve a notebook's parameters; None means the profile's default."""
+        if fidelity not in FIDELITY_MODES:
+            raise ValueError(f"unknown fidelity {fidelity!r}; choose one of {FIDELITY_MODES}")
         root = Path(data_root or os.environ.get("LIQE_DATA_ROOT") or PROJECT_ROOT / "data")
-        overrides = [f"data.root={root}"]
-        overrides += [f"epochs={epochs}"] if epochs is not None else []
-        overrides += [f"device={device}"] if device is not None else []
-        overrides += [f"seed={seed}"] if seed is not None else []
+        overrides = [f"data.root={root}", f"fidelity={fidelity}"]
+        for key, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch), ("device", device),
+                           ("seed", seed), ("model.arch", arch)):
+            overrides += [f"{key}={value}"] if value is not None else []
         chosen = tuple(range(1, sessions + 1)) if sessions else DEFAULT_SESSIONS[profile]
         variant_sessions = chosen if sessions else DEFAULT_VARIANT_SESSIONS[profile]
+        # smoke models and a rehearsal's CPU-sized backbone start from random weights, whatever the variant says
+        forced = ("model.weights=null",) if profile == "smoke" or arch else ()
         return cls(profile, chosen, variant_sessions, tuple(overrides), root, results_dir(profile, out_dir),
-                   runs_dir(profile))
+                   default_runs_dir(profile, runs_dir), fidelity, forced, max_eval_images, max_playground, arch)
+
+    @property
+    def statistic(self) -> str:
+        """How sessions aggregate in this study's tables (`evaluate.SESSION_STATISTIC`)."""
+        return evaluate.SESSION_STATISTIC[self.fidelity]
+
+    @property
+    def is_standin(self) -> bool:
+        """Whether the data root is a stand-in (`liqe data standin`): its numbers are never a result."""
+        return standin_note(self.data_root) is not None
+
+    @property
+    def note(self) -> str | None:
+        """What every table and figure of this study must say: smoke, stand-in data, and the session statistic."""
+        parts = [report.SMOKE_NOTE] if self.profile == "smoke" else []
+        standin = standin_note(self.data_root)
+        parts += [standin] if standin else []
+        parts += [f"Sessions aggregate by their {self.statistic} ({self.fidelity} fidelity, docs/FIDELITY.md)."]
+        return " ".join(parts)
 
     @property
     def train_datasets(self) -> list[str]:
@@ -87,7 +126,7 @@ class Study:
         reports = [verify_dataset(name, self.data_root) for name in self.datasets
                    if get_spec(name).label_source != "synthetic"]
         problems = [r.format() for r in reports if not r.ok]
-        if self.profile == "paper" and backbone.cached_pretrained("ViT-B-32", "openai") is None:
+        if self.profile == "paper" and not self.arch and backbone.cached_pretrained("ViT-B-32", "openai") is None:
             problems.append(f"CLIP ViT-B-32 'openai' weights are not in the Hugging Face cache ({backbone.hf_cache()}): "
                             f"run `python -c \"import open_clip; open_clip.create_model('ViT-B-32-quickgelu', "
                             f"pretrained='openai')\"` once with internet access")
@@ -120,10 +159,12 @@ class Study:
     def run(self, variant: str, split: str = "test", sessions: tuple[int, ...] | None = None) -> pd.DataFrame:
         """Train (or resume) `variant` in its sessions (or `sessions`) and return its tidy test metrics."""
         return experiments.run_variant(variant, self.profile, sessions or self.sessions_of(variant),
-                                       self.overrides_of(variant), out_root=self.runs_dir, split=split)
+                                       self.overrides_of(variant), out_root=self.runs_dir, split=split,
+                                       forced=self.forced, max_images=self.max_eval_images)
 
     def config(self, variant: str, session: int) -> TrainConfig:
-        return experiments.variant_config(variant, self.profile, self.overrides_of(variant), self.runs_dir, session)
+        return experiments.variant_config(variant, self.profile, self.overrides_of(variant), self.runs_dir, session,
+                                          forced=self.forced)
 
     def run_dir(self, variant: str, session: int) -> Path:
         return Path(self.config(variant, session).out_dir)
@@ -137,7 +178,7 @@ class Study:
     def evaluate(self, variant: str, datasets: list[str] | tuple[str, ...], split: str) -> pd.DataFrame:
         """Tidy metrics of the trained sessions of `variant` on other datasets or splits (Table 2)."""
         return pd.concat([evaluate.evaluate_checkpoint(self.checkpoint(variant, s), list(datasets), split,
-                                                       model_name=variant)
+                                                       model_name=variant, max_images=self.max_eval_images)
                           for s in self.sessions_of(variant)], ignore_index=True)
 
     def probe(self, variant: str = "liqe", sessions: tuple[int, ...] | None = None) -> pd.DataFrame:
@@ -164,6 +205,7 @@ class Study:
         checkpoint = self.checkpoint(variant, session)
         data = evaluate.checkpoint_config(checkpoint).data
         rows = rundata.all_rows(dataset, data) if split == "all" else rundata.split_rows(dataset, data)[split]
+        rows = rows[:self.max_eval_images] if self.max_eval_images else rows
         frame = evaluate.predict(load_model(weights=checkpoint), rundata.make_dataset(dataset, rows, data, train=False),
                                  data.eval_batch_size)
         return frame.assign(session=session)
@@ -187,11 +229,17 @@ class Study:
         return pd.DataFrame(rows)
 
     def playground(self) -> list[Path]:
-        """gMAD's unlabelled images: Waterloo Exploration and SPAQ (paper); every synthetic image,
-        distorted or pristine, in the smoke profile."""
-        names = ("synthetic",) if self.profile == "smoke" else ("waterloo", "spaq")
-        suffixes = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
-        return sorted(p for name in names for p in self.image_root(name).rglob("*") if p.suffix.lower() in suffixes)
+        """gMAD's unlabelled images: Waterloo Exploration's pristine images and SPAQ's test images (paper);
+        every synthetic image, distorted or pristine, in the smoke profile. With `max_playground`, that many
+        spread evenly over the sorted list (both sources stay in it)."""
+        if self.profile == "smoke":
+            suffixes = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+            paths = sorted(p for p in self.image_root("synthetic").rglob("*") if p.suffix.lower() in suffixes)
+        else:
+            paths = playground_images(("waterloo", "spaq"), self.data_root)
+        if self.max_playground and len(paths) > self.max_playground:
+            paths = [paths[(i * len(paths)) // self.max_playground] for i in range(self.max_playground)]
+        return paths
 
     def image_root(self, dataset: str) -> Path:
         return self.data_root / get_spec(dataset).folder

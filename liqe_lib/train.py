@@ -7,9 +7,16 @@ pairs within each dataset (Eq. 6), the scene and distortion fidelity losses
 (Eqs. 7-8) and, for `all+appearance`, the appearance loss; their DWA- (Eq. 11) or
 equally weighted sum (Eq. 10); one AdamW step.
 
+Where the official code and the paper differ, the run follows `cfg.fidelity`
+(docs/FIDELITY.md): the config is resolved once at the start (`TrainConfig.resolved`)
+and the settings travel from there: the pair probability and tie target of the quality
+loss, the Quality + Distortion variant's distortion loss, the training crops, how
+passes over a dataset meet epochs, the precision (official fp16 weights on CUDA) and
+the epoch selection.
+
 After each epoch the model is validated on the validation part of every training
 dataset (the whole dataset's, when training uses a content part of it) and the
-epoch is *selected* by the official rule (`selection_score`). Two
+epoch is *selected* by `selection_score`. Two
 files are written each epoch: `last.pt`, the whole training state (model,
 optimiser, scheduler, DWA history, sampler, RNG states), from which `resume=True`
 continues bitwise-identically to an uninterrupted run; and, when the epoch is the
@@ -33,7 +40,7 @@ from tqdm import tqdm
 
 from . import rundata, runtime
 from .batch import Batch, gather_output
-from .config import ModelConfig, ScheduleConfig, TrainConfig
+from .config import LossConfig, ModelConfig, ScheduleConfig, TrainConfig
 from .crops import normalize
 from .data.dataset import MultiDatasetSampler
 from .evaluate import evaluate_datasets
@@ -48,6 +55,7 @@ LOG_NAME = "log.jsonl"
 #: The metric of each task that model selection averages (official `current_avg`).
 SELECTION_METRICS = {"quality": "srcc", "scene": "scene_acc", "distortion": "distortion_acc",
                      "appearance": "appearance_acc"}
+SELECTIONS = ("quality", "average")
 
 
 @dataclass
@@ -60,6 +68,7 @@ class TrainResult:
 
 def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
     """Train one session of one variant; see the module docstring."""
+    cfg = cfg.resolved()
     device = runtime.resolve_device(cfg.device)
     ctx = runtime.setup(device.type)
     if ctx.enabled and device.type == "cuda":
@@ -73,6 +82,13 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
     # --- model, data, optimiser ---------------------------------------------------------
     torch.manual_seed(cfg.seed)  # the same initial weights in every process
     model = build_model(cfg.model, device)
+    precision = runtime.resolve_precision(cfg.precision, device, cfg.fidelity)
+    if ctx.enabled and (precision == "fp16-weights" or cfg.data.passes == "epoch"):
+        raise ValueError("several processes need full, evenly shared mini-batches in fp32 or bf16: run them with "
+                         "--set data.passes=continuous --set precision=bf16 (the official fp16 weights and partial "
+                         "mini-batches are single-process behaviour)")
+    if precision == "fp16-weights":
+        runtime.to_fp16_weights(model)
     keys = [d.key for d in cfg.data.train]
     appearance = "train" if "appearance" in model.task_set.tasks else None  # labels by the training tertiles
     train_sets = {d.key: rundata.make_dataset(d.name, rundata.train_rows(d, cfg.data), cfg.data, train=True,
@@ -82,7 +98,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
                 for name in dict.fromkeys(d.name for d in cfg.data.train)}
     tasks = trained_tasks(model, train_sets)
     sampler = MultiDatasetSampler(train_sets, {d.key: d.batch_size for d in cfg.data.train}, seed=cfg.seed,
-                                  num_workers=cfg.data.num_workers)
+                                  num_workers=cfg.data.num_workers, passes=cfg.data.passes)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.optim.lr,
                                   betas=(cfg.optim.beta1, cfg.optim.beta2), eps=cfg.optim.eps,
                                   weight_decay=cfg.optim.weight_decay)
@@ -97,13 +113,15 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
         save_model(model, cfg, out_dir / "best.pt", epoch=-1, val={})
     net = torch.nn.parallel.DistributedDataParallel(model) if ctx.enabled else model
     run_log = RunLog(out_dir / LOG_NAME, enabled=ctx.is_main, keep_before_epoch=progress["epoch"])
-    autocast = runtime.autocast_context(cfg.precision, device)
+    autocast = runtime.autocast_context(precision, device)
     images_per_step = sum(d.batch_size for d in cfg.data.train)
-    log.info("training %s: tasks %s on %s, %d x %d steps, %d images a step, %d process(es) on %s",
-             cfg.name, tasks, keys, cfg.epochs, cfg.steps_per_epoch, images_per_step, ctx.world_size, device)
+    log.info("training %s (%s fidelity, %s): tasks %s on %s, %d x %d steps, up to %d images a step, "
+             "%d process(es) on %s", cfg.name, cfg.fidelity, precision, tasks, keys, cfg.epochs,
+             cfg.steps_per_epoch, images_per_step, ctx.world_size, device)
 
     for epoch in range(progress["epoch"], cfg.epochs):
         model.train()
+        sampler.start_epoch()
         lambdas = weighting.weights()
         sums = {t: 0.0 for t in tasks}
         bar = tqdm(range(cfg.steps_per_epoch), desc=f"{cfg.name} epoch {epoch + 1}/{cfg.epochs}",
@@ -119,14 +137,17 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
             preds = gather_output(out, ctx)
             target = batch.in_rank_order(ctx.world_size).to(device)
             # losses: quality pairs only within a dataset; weighted sum of the tasks
-            losses = task_losses(preds, target, tasks)
+            losses = task_losses(preds, target, tasks, cfg.loss, model.task_set.name)
             total = sum(lambdas[t] * losses[t] for t in tasks)
             check_finite(total, losses, batch, epoch, step)
             # step
             lr = optimizer.param_groups[0]["lr"]
             optimizer.zero_grad(set_to_none=True)
             total.backward()
-            optimizer.step()
+            if precision == "fp16-weights":
+                runtime.fp16_weights_step(model, optimizer)
+            else:
+                optimizer.step()
             scheduler.step()
             # log
             values = {t: v.item() for t, v in losses.items()}
@@ -136,7 +157,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
             bar.set_postfix(loss=f"{total.item():.4f}")
             run_log.write(kind="step", epoch=epoch, step=step, global_step=epoch * cfg.steps_per_epoch + step + 1,
                           loss=total.item(), losses=values, weights=lambdas, lr=lr,
-                          images_per_s=images_per_step / seconds, seconds=seconds)
+                          images_per_s=len(batch.paths) / seconds, seconds=seconds)
         means = {t: sums[t] / cfg.steps_per_epoch for t in tasks}
         weighting.end_epoch(means)
         progress["epoch"] = epoch + 1
@@ -144,7 +165,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
         # validate, select, checkpoint (one process writes)
         if ctx.is_main:
             val = evaluate_datasets(model, val_sets, cfg.data.eval_batch_size, device, autocast)
-            score = selection_score(val, tasks)
+            score = selection_score(val, tasks, cfg.selection)
             if score > progress["best_score"]:
                 progress.update(best_epoch=epoch, best_score=score)
                 save_model(model, cfg, out_dir / "best.pt", epoch=epoch, val=val)
@@ -229,15 +250,31 @@ def lr_factor(step: int, cfg: ScheduleConfig, steps_per_epoch: int, epochs: int)
 
 # --- one step ------------------------------------------------------------------------------
 
-def task_losses(out: LIQEOutput, batch: Batch, tasks: tuple[str, ...]) -> dict[str, torch.Tensor]:
-    """The per-task fidelity losses (Eqs. 6-8, and the appearance task's) in fp32."""
+def task_losses(out: LIQEOutput, batch: Batch, tasks: tuple[str, ...], cfg: LossConfig,
+                task_set: str = "all") -> dict[str, torch.Tensor]:
+    """The per-task fidelity losses (Eqs. 6-8, and the appearance task's) in fp32, with the resolved
+    fidelity settings of `cfg`.
+
+    The Quality + Distortion variant (task set `quality+distortion`) under
+    `qd_distortion_loss="multi-label"` scores its distortion probabilities with the multi-label
+    (scene) loss, as the official loop does: its mtl == 2 branch calls `calc_loss2`, whose second
+    loss is `Multi_Fidelity_Loss` (train_unique_clip_weight.py l. 102-107 and 283-291).
+    """
     losses = {}
     if "quality" in tasks:
-        losses["quality"] = quality_fidelity_loss(out.score.float(), batch.score, batch.group)
+        losses["quality"] = quality_fidelity_loss(out.score.float(), batch.score, batch.group,
+                                                  cfg.pair_probability, cfg.tie_target)
     if "scene" in tasks:
         losses["scene"] = scene_fidelity_loss(out.scene.float(), batch.scenes)
     if "distortion" in tasks:
-        losses["distortion"] = categorical_fidelity_loss(out.distortion.float(), batch.distortion)
+        distortion = out.distortion.float()
+        if task_set == "quality+distortion" and cfg.qd_distortion_loss == "multi-label":
+            one_hot = torch.zeros_like(distortion)
+            known = batch.distortion >= 0
+            one_hot[known] = torch.nn.functional.one_hot(batch.distortion[known], distortion.shape[1]).to(distortion)
+            losses["distortion"] = scene_fidelity_loss(distortion, one_hot)
+        else:
+            losses["distortion"] = categorical_fidelity_loss(distortion, batch.distortion)
     if "appearance" in tasks:
         losses["appearance"] = appearance_fidelity_loss(out.appearance.float(), batch.appearance)
     return losses
@@ -252,16 +289,21 @@ def check_finite(total: torch.Tensor, losses: dict[str, torch.Tensor], batch: Ba
         f"per task {({t: v.item() for t, v in losses.items()})}; images of the batch: {batch.paths}")
 
 
-def selection_score(val: dict[str, dict[str, float]], tasks: tuple[str, ...]) -> float:
-    """The official model-selection rule (`current_avg` of train_unique_clip_weight.py).
+def selection_score(val: dict[str, dict[str, float]], tasks: tuple[str, ...], rule: str = "quality") -> float:
+    """How an epoch is scored for model selection; the epoch with the highest score is selected
+    (a tie keeps the earlier epoch).
 
-    Mean over the trained tasks of the task's validation metric (SRCC, scene or
-    distortion accuracy) averaged over the validation datasets; datasets without
-    labels for a task (NaN) are left out of that task's average. The epoch with
-    the highest score is selected; a tie keeps the earlier epoch.
+    "quality" (official): the mean validation SRCC over the datasets (`srcc_avg`), the rule of
+    `quality_best_ckpt.pt` (train_unique_clip_weight.py l. 407-419), the checkpoint that
+    BIQA_benchmark.py tests. "average": the mean over the trained tasks of each task's metric
+    (SRCC, scene or distortion accuracy) averaged over the datasets (`current_avg`, the
+    official `avg_best_ckpt.pt`, l. 369-385). Datasets without labels for a task (NaN) are
+    left out of that task's average.
     """
+    if rule not in SELECTIONS:
+        raise ValueError(f"unknown selection {rule!r}; choose one of {SELECTIONS}")
     per_task = []
-    for task in tasks:
+    for task in (("quality",) if rule == "quality" and "quality" in tasks else tasks):
         values = [m[SELECTION_METRICS[task]] for m in val.values()
                   if SELECTION_METRICS[task] in m and not math.isnan(m[SELECTION_METRICS[task]])]
         if values:

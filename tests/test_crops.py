@@ -3,7 +3,8 @@ import pytest
 import torch
 from PIL import Image
 
-from liqe_lib.crops import adaptive_resize, cut, eval_crop_positions, eval_crops, normalize, to_tensor, train_crops
+from liqe_lib.crops import (adaptive_resize, cut, eval_crop_positions, eval_crops, eval_grid_stride, grid_positions,
+                             normalize, to_tensor, train_crops)
 
 
 def test_grid_of_a_512x384_image_takes_every_fourth_of_60_windows():
@@ -41,6 +42,15 @@ def test_adaptive_resize_shrinks_large_keeps_medium_and_upscales_tiny_images():
     assert adaptive_resize(Image.new("RGB", (80, 3000))).size == (224, 8400)
 
 
+def test_adaptive_resize_truncates_the_long_side_as_torchvision_resize_does():
+    # 768 * 2001 / 1501 = 1023.83: torchvision's Resize(768) (the official AdaptiveResize) gives 1023,
+    # rounding would give 1024 and switch the evaluation grid from stride 32 to 48
+    resized = adaptive_resize(Image.new("RGB", (2001, 1501)))
+    assert resized.size == (1023, 768)
+    assert eval_grid_stride(768, 1023) == 32
+    assert adaptive_resize(Image.new("RGB", (1501, 2001))).size == (768, 1023)
+
+
 def test_eval_crops_cut_exactly_the_chosen_windows():
     rng = np.random.default_rng(0)
     image = Image.fromarray(rng.integers(0, 256, (384, 512, 3), dtype=np.uint8))
@@ -58,11 +68,38 @@ def test_cut_copies_only_the_requested_windows():
     assert crops[0, 0, 0, 0] == 10 * 300 + 20
 
 
-def test_train_crops_are_reproducible_from_the_generator_and_flip_some_views():
+def test_official_grid_sampler_draws_grid_windows_and_flips_all_crops_of_an_image_together():
     rng = np.random.default_rng(1)
     image = Image.fromarray(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8))
-    a = train_crops(image, torch.Generator().manual_seed(3), n=8)
-    b = train_crops(image, torch.Generator().manual_seed(3), n=8)
+    full = to_tensor(image)
+    # stride 32 on 300x400: tops 0, 32, 64; lefts 0..160 -> 3 x 6 = 18 windows
+    grid = grid_positions(300, 400)
+    assert len(grid) == 18 and grid[:7] == [(0, 0), (0, 32), (0, 64), (0, 96), (0, 128), (0, 160), (32, 0)]
+    plain = {full[:, t:t + 224, l:l + 224].numpy().tobytes() for t, l in grid}
+    mirrored = {full.flip(-1)[:, t:t + 224, l:l + 224].numpy().tobytes() for t, l in grid}
+    flips = []
+    for seed in range(12):
+        crops = train_crops(image, torch.Generator().manual_seed(seed), n=3, sampler="grid")
+        assert crops.shape == (3, 3, 224, 224)
+        keys = [c.numpy().tobytes() for c in crops]
+        in_plain, in_mirrored = [k in plain for k in keys], [k in mirrored for k in keys]
+        assert all(in_plain) or all(in_mirrored)  # one flip for the whole image, windows on its grid
+        flips.append(all(in_mirrored))
+    assert 0 < sum(flips) < 12
+    # seed 0 by hand: the flip draw comes first, then randint(0, 18, (3,)) picks the windows
+    generator = torch.Generator().manual_seed(0)
+    flip = torch.rand(1, generator=generator).item() < 0.5
+    picks = torch.randint(0, 18, (3,), generator=generator).tolist()
+    source = full.flip(-1) if flip else full
+    expected = torch.stack([source[:, t:t + 224, l:l + 224] for t, l in (grid[k] for k in picks)])
+    assert torch.equal(train_crops(image, torch.Generator().manual_seed(0), n=3), expected)
+
+
+def test_random_sampler_crops_are_reproducible_from_the_generator_and_flip_some_views():
+    rng = np.random.default_rng(1)
+    image = Image.fromarray(rng.integers(0, 256, (300, 400, 3), dtype=np.uint8))
+    a = train_crops(image, torch.Generator().manual_seed(3), n=8, sampler="random")
+    b = train_crops(image, torch.Generator().manual_seed(3), n=8, sampler="random")
     assert a.shape == (8, 3, 224, 224) and torch.equal(a, b)
     full = to_tensor(image)
     windows = {full[:, t:t + 224, l:l + 224].numpy().tobytes() for t in range(77) for l in range(177)}

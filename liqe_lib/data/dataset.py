@@ -6,6 +6,14 @@ and KADID-10k), and the quality loss compares pairs within a dataset only (DESIG
 "Losses"). `MultiDatasetSampler` does exactly that. Randomness is a pure function of
 (seed, dataset, pass, index): the sampler's state is a few counters, so a run resumed
 from a checkpoint sees the very batches and crops it would have seen.
+
+How passes over a dataset meet epochs is a fidelity setting (`PASSES`, `data.passes`,
+docs/FIDELITY.md): "epoch", as the official loop, which re-creates every DataLoader
+iterator at the start of an epoch (train_unique_clip_weight.py l. 176-178, a fresh
+shuffle), restarts it when it runs out mid-epoch (l. 193-197) and, with
+`drop_last=False`, yields the last partial mini-batch of a pass; or "continuous",
+where passes run on across epochs and a mini-batch that runs past the end of a pass
+continues into the next, so every mini-batch is full.
 """
 from __future__ import annotations
 
@@ -50,11 +58,12 @@ class IQADataset(torch.utils.data.Dataset):
     appearance: path -> level index (0 low, 1 medium, 2 high, -1 unknown) per attribute of
     `vocab.APPEARANCE_ATTRIBUTES`, for the appearance task (`rundata.appearance_labels`);
     images without an entry, and every image when it is None, are unknown (-1).
+    crop_sampler: how training windows are drawn (`crops.TRAIN_CROP_SAMPLERS`).
     """
 
     def __init__(self, name: str, root: str | os.PathLike, rows: Sequence[LabelRow], train: bool, seed: int = 0,
                  n_crops: int | None = None, spec: DatasetSpec | None = None,
-                 appearance: Mapping[str, Sequence[int]] | None = None):
+                 appearance: Mapping[str, Sequence[int]] | None = None, crop_sampler: str = "grid"):
         self.name = name
         self.root = Path(root)
         self.rows = list(rows)
@@ -63,6 +72,9 @@ class IQADataset(torch.utils.data.Dataset):
         self.n_crops = n_crops if n_crops is not None else (crops.TRAIN_CROPS if train else crops.EVAL_CROPS)
         self.spec = spec if spec is not None else DATASETS.get(name)
         self.appearance = dict(appearance) if appearance is not None else {}
+        if crop_sampler not in crops.TRAIN_CROP_SAMPLERS:
+            raise ValueError(f"unknown train crop sampler {crop_sampler!r}; choose one of {crops.TRAIN_CROP_SAMPLERS}")
+        self.crop_sampler = crop_sampler
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -90,7 +102,7 @@ class IQADataset(torch.utils.data.Dataset):
             return {**item, "error": str(err)}
         if self.train:
             generator = torch.Generator().manual_seed(_seed(self.seed, _name_key(self.name), epoch, index))
-            item["crops"] = crops.train_crops(image, generator, self.n_crops)
+            item["crops"] = crops.train_crops(image, generator, self.n_crops, self.crop_sampler)
         else:
             item["crops"] = crops.eval_crops(image, self.n_crops)
         coarse = row.coarse_distortion
@@ -135,26 +147,34 @@ def collate(items: list[dict]) -> dict:
     return batch
 
 
+PASSES = ("epoch", "continuous")
+
+
 class MultiDatasetSampler:
     """One collated mini-batch from each training dataset per step, each dataset cycling on its own.
 
     Dataset `name` is read in passes; pass p visits its images in the order of a permutation
-    seeded by (seed, name, p), and its train crops are those of epoch p. A mini-batch that
-    runs past the end of a pass continues into the next. `state_dict()` holds only the
-    pass and position of each dataset (plus the skipped paths), which is all an exact
-    resume needs. `num_workers` threads decode images in parallel (Pillow and torch release
-    the GIL); the batches do not depend on it.
+    seeded by (seed, name, p), and its train crops are those of epoch p. With `passes`
+    "continuous" a mini-batch that runs past the end of a pass continues into the next;
+    with "epoch" it ends there (a partial mini-batch) and `start_epoch` begins a fresh
+    pass of every dataset that is part-way through one (see the module docstring).
+    `state_dict()` holds only the pass and position of each dataset (plus the skipped
+    paths), which is all an exact resume needs. `num_workers` threads decode images in
+    parallel (Pillow and torch release the GIL); the batches do not depend on it.
     """
 
     def __init__(self, datasets: dict[str, IQADataset], batch_sizes: dict[str, int], seed: int,
-                 num_workers: int = 0):
+                 num_workers: int = 0, passes: str = "continuous"):
         missing = set(datasets) - set(batch_sizes)
         if missing:
             raise ValueError(f"no batch size for dataset(s) {sorted(missing)}")
         empty = [name for name, dataset in datasets.items() if len(dataset) == 0]
         if empty:
             raise ValueError(f"dataset(s) {empty} have no images")
+        if passes not in PASSES:
+            raise ValueError(f"unknown passes {passes!r}; choose one of {PASSES}")
         self.datasets = datasets
+        self.passes_mode = passes
         self.batch_sizes = {name: int(batch_sizes[name]) for name in datasets}
         self.seed = seed
         self.num_workers = num_workers
@@ -171,6 +191,16 @@ class MultiDatasetSampler:
             self._orders[key] = torch.randperm(len(self.datasets[name]), generator=generator).tolist()
         return self._orders[key]
 
+    def start_epoch(self) -> None:
+        """With "epoch" passes, begin a fresh pass of every dataset that is part-way through one
+        (the official loop's `iter(loader)` at the start of each epoch); else nothing."""
+        if self.passes_mode != "epoch":
+            return
+        for name, position in self.positions.items():
+            if position:
+                self.passes[name] += 1
+                self.positions[name] = 0
+
     def _draw(self, name: str) -> list[tuple[int, int]]:
         """The next (index, epoch) pairs of dataset `name`, advancing its counters."""
         picks = []
@@ -181,6 +211,8 @@ class MultiDatasetSampler:
             if self.positions[name] == len(order):
                 self.passes[name] += 1
                 self.positions[name] = 0
+                if self.passes_mode == "epoch":  # the DataLoader's last, partial batch
+                    break
         return picks
 
     def next_batch(self) -> dict[str, dict]:
@@ -202,17 +234,18 @@ class MultiDatasetSampler:
         return batches
 
     def state_dict(self) -> dict:
-        return {"seed": self.seed, "passes": dict(self.passes), "positions": dict(self.positions),
+        return {"seed": self.seed, "mode": self.passes_mode, "passes": dict(self.passes),
+                "positions": dict(self.positions),
                 "batch_sizes": dict(self.batch_sizes), "sizes": {n: len(d) for n, d in self.datasets.items()},
                 "skipped": list(self.skipped)}
 
     def load_state_dict(self, state: dict) -> None:
         """Restore counters saved by `state_dict`; refuses a state from other datasets or another seed."""
-        mine = {"seed": self.seed, "batch_sizes": self.batch_sizes,
+        mine = {"seed": self.seed, "mode": self.passes_mode, "batch_sizes": self.batch_sizes,
                 "sizes": {n: len(d) for n, d in self.datasets.items()}}
         for key, value in mine.items():
-            if state[key] != value:
-                raise ValueError(f"sampler state does not match: {key} is {state[key]} in the checkpoint, "
+            if state.get(key) != value:
+                raise ValueError(f"sampler state does not match: {key} is {state.get(key)} in the checkpoint, "
                                  f"{value} here")
         self.passes = dict(state["passes"])
         self.positions = dict(state["positions"])
