@@ -133,7 +133,8 @@ def build_unique(pretrained: bool = True) -> UNIQUE:
             f"(or set TORCH_HOME to a folder whose hub/checkpoints holds it); on a machine with internet "
             f"`python -c \"import torchvision; torchvision.models.resnet34(weights='IMAGENET1K_V1')\"` fills "
             f"that cache. build_unique(pretrained=False) builds random weights.")
-    resnet.load_state_dict(IMAGENET_WEIGHTS.get_state_dict(progress=False, model_dir=str(path.parent)))
+    resnet.load_state_dict(IMAGENET_WEIGHTS.get_state_dict(progress=False, model_dir=str(path.parent),
+                                                           map_location="cpu", weights_only=True))
     return UNIQUE(resnet)
 
 
