@@ -47,6 +47,7 @@ class LIQEOutput:
     distortion: torch.Tensor | None  # (B, 11)
     score: torch.Tensor | None  # (B,)
     appearance: torch.Tensor | None = None  # (B, 4, 3): p(level | x) per attribute, `APPEARANCE_ATTRIBUTES` order
+    uncertainty: torch.Tensor | None = None
 
     @property
     def joint(self) -> torch.Tensor:
