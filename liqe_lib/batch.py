@@ -73,4 +73,5 @@ def gather_output(out: LIQEOutput, ctx: runtime.Context) -> LIQEOutput:
     if not ctx.enabled:
         return out
     return LIQEOutput((), *(runtime.gather_for_loss(x, ctx) for x in (out.quality, out.scene, out.distortion,
-                                                                          out.score, out.appearance)))
+                                                                          out.score, out.appearance,
+                                                                          out.uncertainty)))

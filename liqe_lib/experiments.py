@@ -50,7 +50,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "quality+distortion": ("model.task_set=quality+distortion",),
     # the paper's opponent (Fig. 3, Table 3)
     "unique": ("model.arch=unique-resnet34", "model.weights=imagenet", "model.head=unique", "model.task_set=quality",
-               "optim.lr=1e-4", "optim.weight_decay=5e-4"),
+               "optim.lr=1e-4", "optim.weight_decay=5e-4", "precision=fp32"),
     # beyond the paper
     "liqe+appearance": ("model.task_set=all+appearance",),
 }

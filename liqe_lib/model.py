@@ -220,8 +220,13 @@ def load_model(arch: str = "ViT-B-32", weights: str | os.PathLike | None = "open
     """Build a LIQE model: `weights` is None (random init, only when asked for), an open_clip
     pretrained tag of `arch` (e.g. "openai"), or a weights file in any format of `backbone`.
 
-    A liqe-repro checkpoint brings its own architecture, task set and head.
+    A liqe-repro checkpoint brings its own architecture, task set and head. UNIQUE (arch
+    `unique-resnet34`, `liqe_lib.unique`) loads through here too, from "imagenet", None or its checkpoint.
     """
+    from . import unique  # unique builds on this module
+
+    if arch == unique.ARCH or _checkpoint_arch(weights) == unique.ARCH:
+        return unique.load_weights(weights, device)
     if weights is None or not os.path.exists(weights):
         tag = None if weights is None else str(weights)
         if tag is None:
@@ -244,3 +249,10 @@ def load_model(arch: str = "ViT-B-32", weights: str | os.PathLike | None = "open
         backbone.load_clip_state(model.clip, loaded.state_dict, f"{weights} ({loaded.format} format)")
     return model.to(device)
 
+
+def _checkpoint_arch(weights: str | os.PathLike | None) -> str | None:
+    """The architecture a liqe-repro checkpoint file records (None for anything else)."""
+    if weights is None or not os.path.isfile(weights):
+        return None
+    loaded = backbone.read_weights(weights)
+    return loaded.meta.get("arch") if loaded.format == backbone.CHECKPOINT_FORMAT else None

@@ -46,6 +46,8 @@ from .data.dataset import MultiDatasetSampler
 from .evaluate import evaluate_datasets
 from .losses import appearance_fidelity_loss, categorical_fidelity_loss, quality_fidelity_loss, scene_fidelity_loss
 from .model import LIQE, LIQEOutput, load_model
+from .unique import HEAD as HEAD_UNIQUE
+from .unique import unique_loss
 from .weighting import make_weighting
 
 log = logging.getLogger(__name__)
@@ -137,7 +139,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
             preds = gather_output(out, ctx)
             target = batch.in_rank_order(ctx.world_size).to(device)
             # losses: quality pairs only within a dataset; weighted sum of the tasks
-            losses = task_losses(preds, target, tasks, cfg.loss, model.task_set.name)
+            losses = task_losses(preds, target, tasks, cfg.loss, model.task_set.name, model.head)
             total = sum(lambdas[t] * losses[t] for t in tasks)
             check_finite(total, losses, batch, epoch, step)
             # step
@@ -188,7 +190,7 @@ def build_model(cfg: ModelConfig, device: torch.device | str = "cpu") -> LIQE:
     gives the scale itself.
     """
     model = load_model(cfg.arch, cfg.weights, task_set=cfg.task_set, head=cfg.head, device=device)
-    if cfg.logit_scale is not None:
+    if cfg.logit_scale is not None and isinstance(model, LIQE):
         with torch.no_grad():
             model.clip.logit_scale.fill_(math.log(cfg.logit_scale))
     trains = {"visual": cfg.train_visual, "text": cfg.train_text, "logit_scale": cfg.train_logit_scale,
@@ -199,12 +201,12 @@ def build_model(cfg: ModelConfig, device: torch.device | str = "cpu") -> LIQE:
 
 
 def parameter_role(name: str) -> str:
-    """Which part of LIQE a parameter belongs to: visual, text, logit_scale or head."""
-    if name.startswith("clip.visual."):
+    """Which part of LIQE (or UNIQUE: `features`, `fc`) a parameter belongs to: visual, text, logit_scale or head."""
+    if name.startswith(("clip.visual.", "features.")):
         return "visual"
     if name == "clip.logit_scale":
         return "logit_scale"
-    if name.startswith("quality_head."):
+    if name.startswith(("quality_head.", "fc.")):
         return "head"
     return "text"
 
@@ -251,9 +253,9 @@ def lr_factor(step: int, cfg: ScheduleConfig, steps_per_epoch: int, epochs: int)
 # --- one step ------------------------------------------------------------------------------
 
 def task_losses(out: LIQEOutput, batch: Batch, tasks: tuple[str, ...], cfg: LossConfig,
-                task_set: str = "all") -> dict[str, torch.Tensor]:
+                task_set: str = "all", head: str = "prompts") -> dict[str, torch.Tensor]:
     """The per-task fidelity losses (Eqs. 6-8, and the appearance task's) in fp32, with the resolved
-    fidelity settings of `cfg`.
+    fidelity settings of `cfg`; UNIQUE (head "unique") trains by its own uncertainty-aware loss.
 
     The Quality + Distortion variant (task set `quality+distortion`) under
     `qd_distortion_loss="multi-label"` scores its distortion probabilities with the multi-label
@@ -261,7 +263,9 @@ def task_losses(out: LIQEOutput, batch: Batch, tasks: tuple[str, ...], cfg: Loss
     loss is `Multi_Fidelity_Loss` (train_unique_clip_weight.py l. 102-107 and 283-291).
     """
     losses = {}
-    if "quality" in tasks:
+    if head == HEAD_UNIQUE:
+        losses["quality"] = unique_loss(out, batch.score, batch.group)
+    elif "quality" in tasks:
         losses["quality"] = quality_fidelity_loss(out.score.float(), batch.score, batch.group,
                                                   cfg.pair_probability, cfg.tie_target)
     if "scene" in tasks:

@@ -30,7 +30,6 @@ ImageNet normalisation its backbone was trained with.
 from __future__ import annotations
 
 import logging
-import math
 import os
 from collections import OrderedDict
 from pathlib import Path
@@ -41,7 +40,7 @@ import torchvision
 
 from . import backbone
 from .crops import CLIP_MEAN, CLIP_STD
-from .losses import _binary_fidelity
+from .losses import _binary_fidelity, _phi
 from .model import LIQE, LIQEOutput
 from .vocab import get_task_set
 
@@ -138,6 +137,16 @@ def build_unique(pretrained: bool = True) -> UNIQUE:
     return UNIQUE(resnet)
 
 
+def load_weights(weights: str | os.PathLike | None, device: str | torch.device = "cpu") -> UNIQUE:
+    """UNIQUE from `weights`: "imagenet" (the paper's start, `build_unique`), None (random, logged) or a
+    checkpoint file (`load_unique`); `model.load_model` dispatches here for arch unique-resnet34."""
+    if weights is None or str(weights) == "imagenet":
+        return build_unique(pretrained=weights is not None).to(device)
+    if not os.path.isfile(weights):
+        raise backbone.WeightsError(f"{ARCH} weights {weights!r}: expected 'imagenet', None or a checkpoint file")
+    return load_unique(weights, device)
+
+
 def load_unique(weights: str | os.PathLike, device: str | torch.device = "cpu") -> UNIQUE:
     """Read back a checkpoint written by `UNIQUE.save` (or the trainer's best.pt of a UNIQUE run)."""
     loaded = backbone.read_weights(weights)
@@ -190,7 +199,3 @@ def unique_loss(out: LIQEOutput, score: torch.Tensor, group: torch.Tensor, *, sc
     loss = torch.stack(fidelity).mean()
     return loss + torch.stack(hinge).mean() if hinge else loss
 
-
-def _phi(x: torch.Tensor) -> torch.Tensor:
-    """The standard normal CDF."""
-    return 0.5 * (1 + torch.erf(x / math.sqrt(2)))

@@ -76,7 +76,8 @@ def test_loss_goes_down_over_a_handful_of_steps_on_one_batch():
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.optim.lr)
     totals = []
     for _ in range(6):
-        losses = task_losses(model(normalize(batch.crops)), batch, ("quality", "scene", "distortion"))
+        losses = task_losses(model(normalize(batch.crops)), batch, ("quality", "scene", "distortion"),
+                             cfg.resolved().loss)
         total = sum(losses.values())
         optimizer.zero_grad()
         total.backward()
@@ -85,11 +86,21 @@ def test_loss_goes_down_over_a_handful_of_steps_on_one_batch():
     assert totals[-1] < 0.8 * totals[0]
 
 
-def test_selection_is_the_mean_over_tasks_of_the_mean_over_validation_sets():
+def test_average_selection_is_the_mean_over_tasks_of_the_mean_over_validation_sets():
     val = {"a": {"srcc": 0.8, "scene_acc": 0.5, "distortion_acc": math.nan},
            "b": {"srcc": 0.6, "scene_acc": 0.7, "distortion_acc": 0.4}}
-    assert selection_score(val, ("quality", "scene", "distortion")) == pytest.approx((0.7 + 0.6 + 0.4) / 3)
-    assert selection_score(val, ("quality",)) == pytest.approx(0.7)
+    tasks = ("quality", "scene", "distortion")
+    assert selection_score(val, tasks, "average") == pytest.approx((0.7 + 0.6 + 0.4) / 3)
+    assert selection_score(val, ("quality",), "average") == pytest.approx(0.7)
+    assert selection_score(val, tasks, "quality") == pytest.approx(0.7)  # official: mean validation SRCC only
+
+
+def test_official_selection_picks_the_epoch_with_the_best_mean_srcc_when_the_average_prefers_another():
+    epochs = [{"a": {"srcc": 0.90, "scene_acc": 0.40, "distortion_acc": 0.40}},  # best SRCC
+              {"a": {"srcc": 0.85, "scene_acc": 0.80, "distortion_acc": 0.80}}]  # best average
+    tasks = ("quality", "scene", "distortion")
+    best = {rule: max(range(2), key=lambda e: selection_score(epochs[e], tasks, rule)) for rule in ("quality", "average")}
+    assert best == {"quality": 0, "average": 1}
 
 
 def test_frozen_parts_of_the_config_do_not_require_grad():
