@@ -1,4 +1,8 @@
-"""The `liqe data ...` subcommands: synth, verify, fetch-labels."""
+"""The `liqe data ...` subcommands: synth, verify, fetch-labels, standin.
+
+Every subcommand names the data root `--data-root` (`--root` is kept as an alias) and the
+official label files `--labels-root` (alias `--labels`).
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,21 +10,33 @@ import logging
 import time
 
 from .fetch import BASE_URL, fetch_labels
-from .registry import DATASETS, data_root, dataset_dir, get_spec, labels_root
+from .registry import DATASETS, data_root, dataset_dir, fetched_labels_dir, get_spec
+from .standin import DEFAULT_IMAGES, build_standin
 from .synthetic import LONGER_SIDE, build_synthetic, folder_sources
-from .verify import verify_dataset
+from .verify import default_datasets, verify_dataset
 
 logger = logging.getLogger(__name__)
 
 ROOT_HELP = "data root (default: $LIQE_DATA_ROOT, else ./data)"
 
 
+def add_root_argument(parser: argparse.ArgumentParser) -> None:
+    """--data-root (alias --root), stored as `args.root`."""
+    parser.add_argument("--data-root", "--root", dest="root", default=None, help=ROOT_HELP)
+
+
+def add_labels_argument(parser: argparse.ArgumentParser) -> None:
+    """--labels-root (alias --labels), stored as `args.labels_root`."""
+    parser.add_argument("--labels-root", "--labels", dest="labels_root", default=None,
+                        help="folder of the official label files (default: <data root>/liqe_labels, else the "
+                             "splits2/ folders inside the dataset folders)")
+
+
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
-    """--dataset, --root and --labels-root: where a command that reads one labelled dataset finds it."""
+    """--dataset, --data-root and --labels-root: where a command that reads one labelled dataset finds it."""
     parser.add_argument("--dataset", required=True, help="a dataset of the registry (e.g. koniq10k, synthetic)")
-    parser.add_argument("--root", default=None, help=ROOT_HELP)
-    parser.add_argument("--labels-root", default=None,
-                        help="folder of the official label files (default: <root>/liqe_labels)")
+    add_root_argument(parser)
+    add_labels_argument(parser)
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -33,7 +49,8 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    reports = [verify_dataset(name, args.root, args.labels) for name in (args.dataset or list(DATASETS))]
+    names = args.dataset or default_datasets(args.root)
+    reports = [verify_dataset(name, args.root, args.labels_root) for name in names]
     for report in reports:
         print(report.format())
     failed = [r.name for r in reports if not r.ok]
@@ -44,7 +61,15 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _fetch_labels(args: argparse.Namespace) -> int:
     folders = [get_spec(name).folder for name in args.dataset] if args.dataset else None
-    fetch_labels(args.dest or labels_root(args.root), folders, base_url=args.base_url)
+    fetch_labels(args.dest or fetched_labels_dir(args.root), folders, base_url=args.base_url)
+    return 0
+
+
+def _standin(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    build_standin(data_root(args.root), None if args.full else args.images_per_dataset, seed=args.seed,
+                  official_labels=args.official_labels, hf_home=args.hf_home)
+    logger.info("stand-in written to %s in %.1f s", data_root(args.root), time.perf_counter() - start)
     return 0
 
 
@@ -53,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", required=True)
 
     synth = commands.add_parser("synth", help="build the embedded synthetic IQA dataset (offline)")
-    synth.add_argument("--root", help=ROOT_HELP)
+    add_root_argument(synth)
     synth.add_argument("--out", help="output folder (default: <data root>/synthetic)")
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--source-dir", help="pristine images to use instead of the packages' sample photos")
@@ -62,15 +87,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     synth.set_defaults(func=_synth)
 
     verify = commands.add_parser("verify", help="check labels and images; non-zero exit when something is missing")
-    verify.add_argument("--root", help=ROOT_HELP)
-    verify.add_argument("--labels", help="official label files (default: <data root>/liqe_labels)")
-    verify.add_argument("--dataset", action="append", choices=list(DATASETS), help="repeatable; default: all")
+    add_root_argument(verify)
+    add_labels_argument(verify)
+    verify.add_argument("--dataset", action="append", choices=list(DATASETS),
+                        help="repeatable; default: the ten real datasets (and synthetic where it is built)")
     verify.set_defaults(func=_verify)
 
     fetch = commands.add_parser("fetch-labels", help="download the official LIQE label and split files (sha256-checked)")
-    fetch.add_argument("--root", help=ROOT_HELP)
+    add_root_argument(fetch)
     fetch.add_argument("--dest", help="target folder (default: <data root>/liqe_labels)")
     fetch.add_argument("--dataset", action="append", choices=[n for n, s in DATASETS.items() if s.label_source == "liqe"],
                        help="repeatable; default: all six")
     fetch.add_argument("--base-url", default=BASE_URL, help="a mirror of the repository's IQA_Database/ folder")
     fetch.set_defaults(func=_fetch_labels)
+
+    standin = commands.add_parser("standin", help="write a stand-in of every dataset in its release layout "
+                                                  "(rehearsal data, not a result)")
+    add_root_argument(standin)
+    size = standin.add_mutually_exclusive_group()
+    size.add_argument("--images-per-dataset", type=int, default=DEFAULT_IMAGES, metavar="N",
+                      help=f"images per dataset, at small sizes (default {DEFAULT_IMAGES})")
+    size.add_argument("--full", action="store_true", help="every image of every release at its real size (~21 GB)")
+    standin.add_argument("--seed", type=int, default=0)
+    standin.add_argument("--official-labels", help="the official LIQE label files to take image names and labels "
+                                                   "from (default: fetched, sha256-checked, into a cache)")
+    standin.add_argument("--hf-home", help="also write a random-init ViT-B-32 as open_clip's `openai` weights "
+                                           "in this Hugging Face cache (use it as HF_HOME)")
+    standin.set_defaults(func=_standin)

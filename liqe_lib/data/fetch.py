@@ -17,7 +17,7 @@ import pooch
 from tqdm import tqdm
 
 from .label_hashes import LABEL_SHA256
-from .registry import labels_root
+from .registry import fetched_labels_dir
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def fetch_labels(dest: str | os.PathLike | None = None, datasets: list[str] | No
     `datasets` limits the download to some dataset folders (e.g. ["CSIQ", "koniq-10k"]).
     A file whose hash differs is downloaded again; a download whose hash differs is an error.
     """
-    dest = Path(dest) if dest is not None else labels_root()
+    dest = Path(dest) if dest is not None else fetched_labels_dir()
     fetcher = label_fetcher(dest, base_url)
     names = [n for n in fetcher.registry if datasets is None or n.split("/", 1)[0] in datasets]
     if not names:

@@ -9,19 +9,22 @@ so that no content appears in two parts (DESIGN.md, "Splits").
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import scipy.io
 
 from ..vocab import UNKNOWN
 from .labels import LabelRow, read_labels
-from .releases import index_images, read_pipal, read_spaq, read_tid2013
+from .releases import IMAGE_SUFFIXES, index_images, read_pipal, read_spaq, read_tid2013
+
+logger = logging.getLogger(__name__)
 
 DATA_ROOT_ENV = "LIQE_DATA_ROOT"
 DEFAULT_DATA_ROOT = "data"
@@ -41,10 +44,12 @@ class DatasetSpec:
     label_source: `liqe` (official LIQE label and split files, `label_prefix`), `tid2013`,
     `spaq`, `pipal` (the release's own score file, `label_file`), `synthetic` (the LIQE-format
     file `liqe data synth` writes) or `unlabelled` (images only: `image_dir`).
+    image_dir: the release's folder of (distorted) images, where it has a single one.
     batch_size: the training mini-batch of the paper (0 for sets that are only tested on).
     content_pattern: a regex (case-insensitive) whose group is an image's reference content;
     content_table: instead, a release file naming each image's reference (LIVE).
     shorter_side: images are resized to this shorter side when loaded (the SPAQ protocol).
+    layout: how the unpacked release sits in `folder`, for the remedy of `liqe data verify`.
     """
 
     name: str
@@ -62,6 +67,7 @@ class DatasetSpec:
     content_pattern: str = ""
     content_table: str = ""
     shorter_side: int | None = None
+    layout: str = ""
 
     def grouper(self, root: str | os.PathLike | None = None) -> Callable[[str], str] | None:
         """path -> reference content, for splits that keep each content in one part; None if ungrouped."""
@@ -110,43 +116,63 @@ def _live_references(mat_file: Path) -> dict[str, str]:
     return table
 
 
+#: The NTIRE 2022 training download is several archives without a common top folder.
+PIPAL_LAYOUT = ("PIPAL/Train_Label/A0001.txt ..., PIPAL/Train_Ref/A0001.bmp ... and PIPAL/Distortion_1/ ... "
+                "PIPAL/Distortion_4/ (the distorted images, e.g. A0001_00_00.bmp): the training download has no "
+                "top folder, so make PIPAL/ and unpack Train_Label, Train_Ref and Distortion_1..4 inside it, "
+                "each as its own subfolder")
+
 _RESEARCH_ONLY = "free for non-commercial research use; see the official page for the terms and the citation"
 
 DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
     DatasetSpec("live", "LIVE Image Quality Assessment Database, release 2", "databaserelease2", "liqe", True, 4,
                 "https://live.ece.utexas.edu/research/Quality/subjective.htm",
                 "free for non-commercial research use, after the request form on the official page",
-                n_images=779, label_prefix="live", content_table="refnames_all.mat"),
+                n_images=779, label_prefix="live", content_table="refnames_all.mat",
+                layout="databaserelease2/{jp2k,jpeg,wn,gblur,fastfading,refimgs}/imgN.bmp and "
+                       "databaserelease2/refnames_all.mat (the release's own top folder)"),
     DatasetSpec("csiq", "CSIQ", "CSIQ", "liqe", True, 4,
                 "https://s2.smu.edu/~eclarson/csiq.html", _RESEARCH_ONLY,
-                n_images=866, label_prefix="csiq", content_pattern=r"([^/.]+)\.[^/]*$"),
+                n_images=866, label_prefix="csiq", content_pattern=r"([^/.]+)\.[^/]*$",
+                layout="CSIQ/dst_imgs/<type>/<image>.<TYPE>.<level>.png (and CSIQ/src_imgs/)"),
     DatasetSpec("kadid10k", "KADID-10k", "kadid10k", "liqe", True, 16,
                 "https://database.mmsp-kn.de/kadid-10k-database.html",
                 "images under the Pixabay licence, ratings for research use; see the official page",
-                n_images=10125, label_prefix="kadid10k", content_pattern=r"(I\d+)_\d+_\d+\.png$"),
+                n_images=10125, label_prefix="kadid10k", content_pattern=r"(I\d+)_\d+_\d+\.png$",
+                layout="kadid10k/images/I01_01_01.png ... (the zip's own top folder)"),
     DatasetSpec("bid", "BID (Blurred Image Database)", "BID", "liqe", False, 4,
                 "https://qualinet.github.io/databases/image/blurred_image_database_bid/", _RESEARCH_ONLY,
-                n_images=586, label_prefix="bid"),
+                n_images=586, label_prefix="bid", layout="BID/ImageDatabase/DatabaseImage0001.JPG ..."),
     DatasetSpec("clive", "LIVE In the Wild Image Quality Challenge (CLIVE)", "ChallengeDB_release", "liqe", False, 4,
                 "https://live.ece.utexas.edu/research/ChallengeDB/index.html", _RESEARCH_ONLY,
-                n_images=1162, label_prefix="clive"),
+                n_images=1162, label_prefix="clive",
+                layout="ChallengeDB_release/Images/*.bmp|*.JPG (the zip's own top folder)"),
     DatasetSpec("koniq10k", "KonIQ-10k", "koniq-10k", "liqe", False, 16,
                 "https://database.mmsp-kn.de/koniq-10k-database.html",
                 "images from YFCC100m under Creative Commons licences, ratings for research use; see the page",
-                n_images=10073, label_prefix="koniq10k"),
+                n_images=10073, label_prefix="koniq10k",
+                layout="koniq-10k/1024x768/*.jpg (koniq10k_1024x768.zip unpacks as 1024x768/: "
+                       "make koniq-10k/ and unpack it inside)"),
     DatasetSpec("tid2013", "TID2013", "tid2013", "tid2013", True, 0,
                 "https://www.ponomarenko.info/tid2013.htm", _RESEARCH_ONLY,
-                n_images=3000, label_file="mos_with_names.txt", content_pattern=r"(i\d+)_\d+_\d+\.bmp$"),
+                n_images=3000, label_file="mos_with_names.txt", image_dir="distorted_images",
+                content_pattern=r"(i\d+)_\d+_\d+\.bmp$",
+                layout="tid2013/mos_with_names.txt, tid2013/distorted_images/ and tid2013/reference_images/ "
+                       "(unpack tid2013.rar inside tid2013/)"),
     DatasetSpec("spaq", "SPAQ (Smartphone Photography Attribute and Quality)", "SPAQ", "spaq", False, 0,
                 "https://github.com/h4nwei/SPAQ", _RESEARCH_ONLY,
-                n_images=11125, label_file="Annotations/MOS and Image attribute scores.xlsx", shorter_side=512),
+                n_images=11125, label_file="Annotations/MOS and Image attribute scores.xlsx", image_dir="TestImage",
+                shorter_side=512,
+                layout="SPAQ/TestImage/00001.jpg ... and SPAQ/Annotations/MOS and Image attribute scores.xlsx"),
     DatasetSpec("pipal", "PIPAL training set (NTIRE 2022 perceptual IQA challenge)", "PIPAL", "pipal", True, 0,
                 "https://www.jasongt.com/projectpages/pipal.html", _RESEARCH_ONLY,
-                n_images=23200, label_file="Train_Label", content_pattern=r"(A\d+)_\d+_\d+\.\w+$"),
+                n_images=23200, label_file="Train_Label", content_pattern=r"(A\d+)_\d+_\d+\.\w+$",
+                layout=PIPAL_LAYOUT),
     DatasetSpec("waterloo", "Waterloo Exploration Database (pristine images, unlabelled; gMAD playground)",
                 "exploration_database_and_code", "unlabelled", False, 0,
                 "https://ece.uwaterloo.ca/~k29ma/exploration/", _RESEARCH_ONLY,
-                n_images=4744, image_dir="pristine_images"),
+                n_images=4744, image_dir="pristine_images",
+                layout="exploration_database_and_code/pristine_images/00001.bmp ... (the archive's own top folder)"),
     DatasetSpec("synthetic", "Embedded synthetic IQA set (built offline by `liqe data synth`)", "synthetic",
                 "synthetic", True, 4,
                 "built locally from images that scikit-image, scikit-learn and matplotlib ship",
@@ -172,9 +198,36 @@ def dataset_dir(spec: DatasetSpec | str, root: str | os.PathLike | None = None) 
     return data_root(root) / spec.folder
 
 
-def labels_root(root: str | os.PathLike | None = None) -> Path:
+def fetched_labels_dir(root: str | os.PathLike | None = None) -> Path:
     """Where `liqe data fetch-labels` puts the official LIQE label files: <data root>/liqe_labels."""
     return data_root(root) / LABELS_FOLDER
+
+
+def labels_root(root: str | os.PathLike | None = None) -> Path:
+    """Where the official LIQE label files are read from.
+
+    `<data root>/liqe_labels` (what `liqe data fetch-labels` writes) when it exists. Otherwise,
+    when some dataset folder holds a `splits2/` folder, the data root itself: the official code
+    keeps each dataset's `splits2/` inside its image folder (train_unique_clip_weight.py lines
+    682-704 read `../IQA_Database/<folder>/splits2/<session>/<prefix>_train_clip.txt`), which
+    `official_file(spec, <data root>)` finds as `<dataset folder>/splits2/...`.
+    """
+    fetched = fetched_labels_dir(root)
+    base = data_root(root)
+    inside = not fetched.is_dir() and any((base / spec.folder / "splits2").is_dir()
+                                          for spec in DATASETS.values() if spec.label_source == "liqe")
+    chosen = base if inside else fetched
+    _log_labels_choice(chosen.resolve(), inside)
+    return chosen
+
+
+@functools.lru_cache(maxsize=None)
+def _log_labels_choice(folder: Path, inside: bool) -> None:
+    if inside:
+        logger.info("official LIQE label files: <dataset folder>/splits2/ under %s (no %s there)",
+                    folder, LABELS_FOLDER)
+    else:
+        logger.info("official LIQE label files: %s", folder)
 
 
 def official_file(spec: DatasetSpec, labels_dir: Path, session: int | None = None, part: str = "all") -> Path:
@@ -183,6 +236,26 @@ def official_file(spec: DatasetSpec, labels_dir: Path, session: int | None = Non
         raise ValueError(f"{spec.name} has no official LIQE label files (its labels: {spec.label_source})")
     base = Path(labels_dir) / spec.folder / "splits2"
     return (base / str(session) if session is not None else base) / f"{spec.label_prefix}_{part}_clip.txt"
+
+
+def playground_images(names: Iterable[str], root: str | os.PathLike | None = None) -> list[Path]:
+    """The image files of the image folders of datasets `names`, sorted: gMAD's playground.
+
+    The paper's playground (DESIGN.md, "gMAD") is Waterloo's `pristine_images/` and SPAQ's
+    `TestImage/`: only those folders, never the releases' code, references or annotations.
+    """
+    images: list[Path] = []
+    for name in names:
+        spec = get_spec(name)
+        if not spec.image_dir:
+            raise ValueError(f"{name} has no single image folder to play gMAD on; choose among "
+                             f"{', '.join(n for n, s in DATASETS.items() if s.image_dir)}")
+        folder = dataset_dir(spec, root) / spec.image_dir
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder} not found: get {spec.title} from {spec.url} and unpack it so that "
+                                    f"{spec.layout or folder}")
+        images += [path for path in folder.iterdir() if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(images)
 
 
 def load_rows(name: str, root: str | os.PathLike | None = None,
@@ -202,12 +275,13 @@ def load_rows(name: str, root: str | os.PathLike | None = None,
             return read_labels(all_file)
         if not official_file(spec, labels_dir, 1, "train").is_file():
             raise FileNotFoundError(f"official label files of {name} not found under {labels_dir} (expected "
-                                    f"{all_file} or session 1's files); run `liqe data fetch-labels`")
+                                    f"{all_file} or session 1's files); run `liqe data fetch-labels`, or keep "
+                                    f"the official splits2/ folder inside {folder} as the official code does")
         return [row for part in PARTS for row in read_labels(official_file(spec, labels_dir, 1, part))]
     if spec.label_source == "tid2013":
-        return read_tid2013(folder / spec.label_file)
+        return read_tid2013(folder / spec.label_file, spec.image_dir)
     if spec.label_source == "spaq":
-        return read_spaq(folder / spec.label_file)
+        return read_spaq(folder / spec.label_file, spec.image_dir)
     if spec.label_source == "pipal":
         return read_pipal(folder / spec.label_file)
     if spec.label_source == "synthetic":

@@ -4,8 +4,10 @@ TID2013, SPAQ and the PIPAL training set are only tested on (paper Table 2), so 
 no LIQE label files: these parsers turn each release's own score file into `LabelRow`s with
 `unknown` distortion and scenes. Where the images are on disk, file names are matched
 against them case-insensitively and wherever they sit under the dataset folder, because
-releases differ in case (TID2013) and in folder layout (PIPAL's training images come in
-one or several folders depending on the challenge year).
+releases differ in case (TID2013: the official reader, ImageDataset.py `ImageDataset_TID.__getitem__`,
+capitalises `i01_01_1.bmp` to `I01_01_1.bmp` and `i01_11_1.bmp` to `I01_11_1.BMP`) and in folder
+layout (the NTIRE 2022 PIPAL training images come in `Distortion_1/` ... `Distortion_4/`, the
+2021 ones in one folder).
 """
 from __future__ import annotations
 
@@ -80,11 +82,13 @@ def read_spaq(spreadsheet: str | os.PathLike, image_dir: str = "TestImage") -> l
             for index, (name, score) in enumerate(zip(table[SPAQ_NAME_COLUMN], table[SPAQ_SCORE_COLUMN]))]
 
 
-def read_pipal(label_dir: str | os.PathLike, image_dir: str = "Train_Dist") -> list[LabelRow]:
+def read_pipal(label_dir: str | os.PathLike) -> list[LabelRow]:
     """PIPAL training labels: one `A0001.txt` per reference, lines `A0001_00_00.bmp,1491.3` (Elo, higher better).
 
     Image paths are found under the dataset folder (the parent of `label_dir`) wherever
-    the release put them; images not on disk get `<image_dir>/<name>`.
+    the release put them (`Distortion_1/` ... `Distortion_4/` in the NTIRE 2022 download);
+    images not on disk get their bare name, which `liqe data verify` reports as missing
+    with the layout to unpack (`registry.PIPAL_LAYOUT`).
     """
     label_dir = Path(label_dir)
     files = sorted(label_dir.glob("*.txt"))
@@ -102,5 +106,5 @@ def read_pipal(label_dir: str | os.PathLike, image_dir: str = "Train_Dist") -> l
                     raise LabelFormatError(file, number, f"{len(fields)} comma-separated fields, "
                                                          "expected 2 (image name, score)")
                 name, score = fields
-                rows.append(_row(on_disk.get(name.lower(), f"{image_dir}/{name}"), _score(score, file, number)))
+                rows.append(_row(on_disk.get(name.lower(), name), _score(score, file, number)))
     return rows

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .labels import LabelFormatError
-from .registry import dataset_dir, get_spec, labels_root, load_rows
+from .registry import DATASETS, dataset_dir, fetched_labels_dir, get_spec, load_rows
+from .standin import standin_note
 
 SHOWN = 5
 
@@ -59,29 +60,43 @@ def _corrupt_files(folder: Path) -> list[str]:
 
 def verify_dataset(name: str, root: str | os.PathLike | None = None,
                    labels_dir: str | os.PathLike | None = None) -> DatasetReport:
-    """Check the labels and images of dataset `name` under the data root."""
+    """Check the labels and images of dataset `name` under the data root.
+
+    A stand-in root (`liqe data standin`, marked by STANDIN.json) holds a few images per
+    dataset by design, so there the release's image count is not demanded.
+    """
     spec = get_spec(name)
     folder = dataset_dir(spec, root)
     report = DatasetReport(name, folder)
     get_it = f"download {spec.title} from {spec.url} ({spec.licence}) and unpack it as {folder}"
+    if spec.layout:
+        get_it += f" so that there is {spec.layout}"
     if spec.label_source == "synthetic":
-        get_it = f"build it with `liqe data synth --root {folder.parent}`"
+        get_it = f"build it with `liqe data synth --data-root {folder.parent}`"
     try:
         rows = load_rows(name, root, labels_dir)
     except (FileNotFoundError, LabelFormatError) as err:
         report.problem = str(err)
-        report.remedy = ("run `liqe data fetch-labels` (official LIQE label files into "
-                         f"{labels_dir or labels_root(root)})" if spec.label_source == "liqe" else get_it)
+        report.remedy = (f"run `liqe data fetch-labels` (official LIQE label files into {fetched_labels_dir(root)}), "
+                         f"or keep the official splits2/ folder inside {folder}"
+                         if spec.label_source == "liqe" else get_it)
         return report
     report.rows = len(rows)
     report.missing = [row.path for row in rows if not (folder / row.path).is_file()]
     report.found = report.rows - len(report.missing)
-    if spec.n_images and report.rows != spec.n_images:
+    if spec.n_images and report.rows != spec.n_images and standin_note(root) is None:
         report.problem = f"{report.rows} label rows, the release has {spec.n_images} images"
     if spec.label_source == "synthetic":
         corrupt = _corrupt_files(folder)
         if corrupt:
             report.problem = f"{len(corrupt)} file(s) differ from manifest.json, e.g. {corrupt[0]}"
-            get_it = f"rebuild it with `liqe data synth --root {folder.parent}`"
+            get_it = f"rebuild it with `liqe data synth --data-root {folder.parent}`"
     report.remedy = get_it
     return report
+
+
+def default_datasets(root: str | os.PathLike | None = None) -> list[str]:
+    """What `liqe data verify` checks when no dataset is named: every real dataset of the paper,
+    and the smoke profile's synthetic set only where it has been built under the root."""
+    return [name for name, spec in DATASETS.items()
+            if spec.label_source != "synthetic" or dataset_dir(spec, root).is_dir()]
