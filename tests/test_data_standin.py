@@ -136,6 +136,17 @@ def test_playground_is_waterloo_pristine_images_and_spaq_testimage_only(standin)
         playground_images(["koniq10k"], root)
 
 
+def test_playground_skips_files_that_are_not_images(tmp_path):
+    pristine = tmp_path / "exploration_database_and_code" / "pristine_images"
+    pristine.mkdir(parents=True)
+    for name in ("00002.bmp", "00001.bmp", "readme.txt"):
+        (pristine / name).write_bytes(b"")
+    (tmp_path / "exploration_database_and_code" / "code.m").write_bytes(b"")
+    assert playground_images(["waterloo"], tmp_path) == [pristine / "00001.bmp", pristine / "00002.bmp"]
+    with pytest.raises(FileNotFoundError, match="SPAQ/TestImage"):
+        playground_images(["spaq"], tmp_path)
+
+
 def test_splits2_inside_the_dataset_folders_is_read_when_liqe_labels_is_absent(standin, tmp_path, caplog):
     root, _ = standin
     copy = tmp_path / "root"
