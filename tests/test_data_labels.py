@@ -105,7 +105,7 @@ def test_pipal_labels_find_images_wherever_the_release_put_them(tmp_path):
     (tmp_path / "Distortion_2").mkdir()
     (tmp_path / "Distortion_2" / "A0001_01_02.bmp").write_bytes(b"")
     rows = read_pipal(tmp_path / "Train_Label")
-    assert [(r.path, r.score) for r in rows] == [("Train_Dist/A0001_00_00.bmp", 1491.3),
+    assert [(r.path, r.score) for r in rows] == [("A0001_00_00.bmp", 1491.3),
                                                  ("Distortion_2/A0001_01_02.bmp", 1200.0)]
 
 

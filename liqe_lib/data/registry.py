@@ -239,22 +239,23 @@ def official_file(spec: DatasetSpec, labels_dir: Path, session: int | None = Non
 
 
 def playground_images(names: Iterable[str], root: str | os.PathLike | None = None) -> list[Path]:
-    """The image files of the image folders of datasets `names`, sorted: gMAD's playground.
+    """The image files (sorted, image suffixes only) of the image folders of datasets `names`: gMAD's playground.
 
     The paper's playground (DESIGN.md, "gMAD") is Waterloo's `pristine_images/` and SPAQ's
-    `TestImage/`: only those folders, never the releases' code, references or annotations.
+    `TestImage/`, never the releases' code, references or annotations; the smoke profile's
+    synthetic set plays with all its images, distorted and pristine.
     """
     images: list[Path] = []
     for name in names:
         spec = get_spec(name)
-        if not spec.image_dir:
+        if not spec.image_dir and spec.label_source != "synthetic":
             raise ValueError(f"{name} has no single image folder to play gMAD on; choose among "
                              f"{', '.join(n for n, s in DATASETS.items() if s.image_dir)}")
         folder = dataset_dir(spec, root) / spec.image_dir
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder} not found: get {spec.title} from {spec.url} and unpack it so that "
-                                    f"{spec.layout or folder}")
-        images += [path for path in folder.iterdir() if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES]
+                                    f"there is {spec.layout or folder}")
+        images += [path for path in folder.rglob("*") if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES]
     return sorted(images)
 
 

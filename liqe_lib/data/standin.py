@@ -3,25 +3,33 @@
 A paper rehearsal (`liqe reproduce --profile paper` without the downloads) needs a data root
 that looks exactly like the unpacked releases: same folders, file names, image formats and
 score files, read by the same readers. This module writes one, with cheap images (a smooth
-random field per reference content plus Gaussian noise) whose score is a strictly monotone
+random field per reference content plus blockwise Gaussian noise) whose score is a strictly monotone
 function of the noise strength, on each dataset's own score scale, so tables are not
 degenerate. It is rehearsal data, never a result: `STANDIN.json` at the root says so and
 `standin_note(root)` gives reports the sentence to print.
 
 Where each layout comes from (image names are never invented where a list exists):
 
-| dataset | written | source |
-|---|---|---|
-| live | `databaserelease2/<jp2k,jpeg,wn,gblur,fastfading>/imgN.bmp`, `refimgs/<ref>.bmp`, `refnames_all.mat` (variable `refnames_all`, 1x982 cell, folders in the order of `registry.LIVE_ORDER`) | LIVE release 2 readme; names from the official label files `databaserelease2/splits2` |
-| csiq | `CSIQ/dst_imgs/<type>/<image>.<TYPE>.<level>.png`, `src_imgs/<image>.png` | CSIQ release; names from `CSIQ/splits2` |
-| kadid10k | `kadid10k/images/I01_01_01.png` (references `I01.png` beside them) | KADID-10k release; names from `kadid10k/splits2` |
-| bid | `BID/ImageDatabase/DatabaseImage0001.JPG` | names from `BID/splits2` |
-| clive | `ChallengeDB_release/Images/*.bmp|*.JPG` | names from `ChallengeDB_release/splits2` |
-| koniq10k | `koniq-10k/1024x768/*.jpg` | names from `koniq-10k/splits2` |
-| tid2013 | `tid2013/mos_with_names.txt` (`5.51429 i01_01_1.bmp`), `distorted_images/`, `reference_images/I01.BMP` | TID2013 readme; the on-disk case `I01_01_1.bmp`, `I01_11_1.BMP`, `I01_13_1.BMP` of the official reader, ImageDataset.py `ImageDataset_TID.__getitem__` |
-| spaq | `SPAQ/TestImage/00001.jpg`, `Annotations/MOS and Image attribute scores.xlsx` (`Image name, MOS, Brightness, Colorfulness, Contrast, Noisiness, Sharpness`) | SPAQ README; the official reader `ImageDataset_SPAQ` (columns 0 and 1 of the sheet) |
-| pipal | `PIPAL/Train_Label/A0001.txt` (`A0001_00_00.bmp,1491.3`), `Train_Ref/A0001.bmp`, `Distortion_1..4/` | NTIRE 2022 PIPAL training download (the 50-reference blocks per `Distortion_k` and the `_GG_KK` numbering are this stand-in's choice) |
-| waterloo | `exploration_database_and_code/pristine_images/00001.bmp` | Waterloo Exploration Database page |
+- live: `databaserelease2/<jp2k,jpeg,wn,gblur,fastfading>/imgN.bmp`, `refimgs/<reference>.bmp`,
+  `refnames_all.mat` (variable `refnames_all`, a 1x982 cell in the folder order of
+  `registry.LIVE_ORDER`): LIVE release 2 readme; image names from the official label files
+  (`databaserelease2/splits2`), references from the images that share their part in all ten sessions.
+- csiq: `CSIQ/dst_imgs/<type>/<image>.<TYPE>.<level>.png`, `src_imgs/<image>.png`: names from `CSIQ/splits2`.
+- kadid10k: `kadid10k/images/I01_01_01.png`, references `images/I01.png`: names from `kadid10k/splits2`.
+- bid: `BID/ImageDatabase/DatabaseImage0001.JPG`: names from `BID/splits2`.
+- clive: `ChallengeDB_release/Images/<n>.bmp|<n>.JPG`: names from `ChallengeDB_release/splits2`.
+- koniq10k: `koniq-10k/1024x768/<id>.jpg`: names from `koniq-10k/splits2`.
+- tid2013: `tid2013/mos_with_names.txt` (`5.51429 i01_01_1.bmp`), `distorted_images/`,
+  `reference_images/I01.BMP`: the TID2013 readme; the on-disk case (`I01_01_1.bmp`, `I01_11_1.BMP`,
+  `I01_13_1.BMP`, else lower case) is what the official reader expects, ImageDataset.py
+  `ImageDataset_TID.__getitem__`.
+- spaq: `SPAQ/TestImage/00001.jpg`, `Annotations/MOS and Image attribute scores.xlsx` with the columns
+  `Image name, MOS, Brightness, Colorfulness, Contrast, Noisiness, Sharpness`: the SPAQ README; the
+  official reader `ImageDataset_SPAQ` takes columns 0 and 1 of that sheet.
+- pipal: `PIPAL/Train_Label/A0001.txt` (`A0001_00_00.bmp,1491.3`), `Train_Ref/A0001.bmp`,
+  `Distortion_1/` ... `Distortion_4/`: the NTIRE 2022 training download (`registry.PIPAL_LAYOUT`);
+  50 references per `Distortion_k` and the `_GG_KK` numbering are this stand-in's choice.
+- waterloo: `exploration_database_and_code/pristine_images/00001.bmp`: the database's page.
 
 The official label files (`liqe_labels/`, as `liqe data fetch-labels` lays them out) are
 restricted to the images written, their score column replaced by the stand-in score; with N
@@ -64,6 +72,9 @@ MIN_PER_PART = 2
 MAX_NOISE = 40.0
 #: Side (pixels) of the cells of the random grid that is upsampled into a smooth pristine field.
 FIELD_CELL = 16
+#: The noise is constant over 8x8 blocks (JPEG's DCT blocks): pixel noise would make `--full`
+#: SPAQ (11125 JPEGs of 4000x3000) about 120 GB instead of a few.
+NOISE_BLOCK = 8
 SMALL_SHORTER_SIDE = 256
 SCORE_DECIMALS = 4
 JPEG_QUALITY = 95
@@ -269,14 +280,17 @@ def plan_standin(images_per_dataset: int | None, seed: int, official_labels: str
 
 
 def _pixels(name: str, image: StandinImage, seed: int) -> np.ndarray:
-    """A smooth random field (the same for every image of one reference content) plus noise of std `noise`."""
+    """A smooth random field (the same for every image of one reference content) plus Gaussian noise of std
+    `noise`, constant over NOISE_BLOCK x NOISE_BLOCK blocks."""
     width, height = image.size
     field_rng = np.random.default_rng([seed, _key(name), _key(image.content)])
     grid = field_rng.integers(48, 208, size=(height // FIELD_CELL + 2, width // FIELD_CELL + 2, 3), dtype=np.uint8)
     field = np.asarray(Image.fromarray(grid).resize((width, height), Image.Resampling.BICUBIC), dtype=np.float32)
     if image.noise > 0:
         noise_rng = np.random.default_rng([seed, _key(name), _key(image.path)])
-        field += noise_rng.standard_normal(field.shape, dtype=np.float32) * np.float32(image.noise)
+        blocks = noise_rng.standard_normal((-(-height // NOISE_BLOCK), -(-width // NOISE_BLOCK), 3), dtype=np.float32)
+        noise = np.repeat(np.repeat(blocks, NOISE_BLOCK, axis=0), NOISE_BLOCK, axis=1)[:height, :width]
+        field += noise * np.float32(image.noise)
     return np.clip(np.rint(field), 0, 255).astype(np.uint8)
 
 
