@@ -12,7 +12,8 @@ Figures for the "measured effect" column of docs/FIDELITY.md, one function per e
 * `epoch_passes`, `scene_accuracy_inflation`: from the official label files, the loader
   bookkeeping of `data.passes=epoch`, tied scores, and BIQA_benchmark.py's scene accuracy;
 * `adaptive_resize`: torchvision's truncating Resize(768) against rounding, per dataset size;
-* `fp16_scores`, `train_vs_eval_mode`: fp16 score resolution; `model.eval()` during training.
+* `fp16_scores`, `train_vs_eval_mode`: fp16 score resolution; `model.eval()` during training;
+* `schedule_matches_official`: the official CosineAnnealingLR loop against `train.lr_factor`.
 
 Run from the repository root: `python benchmarks/fidelity_effects.py` (about a minute on 2
 cores; `--labels` points at the official label files, default ../shared/liqe_labels).
@@ -179,6 +180,25 @@ def fp16_scores(labels: Path) -> dict:
             "srcc_fp16": float(stats.spearmanr(half, mos).statistic)}
 
 
+def schedule_matches_official() -> dict:
+    """The official per-epoch rates (CosineAnnealingLR(T_max=5) stepped after each epoch, plus the extra step
+    when an epoch would start at lr 0) against `train.lr_factor` with the paper profile's schedule."""
+    cfg = paper_config()
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.AdamW([param], lr=cfg.optim.lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=5)
+    official = []
+    for _ in range(EPOCHS):
+        if optimizer.param_groups[0]["lr"] == 0:
+            scheduler.step()
+        official.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    ours = [cfg.optim.lr * lr_factor(e * STEPS, cfg.schedule, STEPS, EPOCHS) for e in range(EPOCHS)]
+    return {"max_abs_difference": max(abs(a - b) for a, b in zip(official, ours)),
+            "official_factors_last_10_epochs": [round(x / cfg.optim.lr, 4) for x in official[-10:]]}
+
+
 # --- data bookkeeping -------------------------------------------------------------------------
 
 def _epoch_steps(n: int, b: int) -> tuple[list[int], int, int]:
@@ -301,6 +321,11 @@ def main() -> None:
     figures["quality_loss_shares"] = quality_loss_shares()
     _print("Share of the quality loss per dataset: official mean of dataset means vs Eq. 10 mean over pairs",
            pd.DataFrame(figures["quality_loss_shares"]))
+
+    figures["schedule"] = schedule_matches_official()
+    print(f"\nLR schedule: official CosineAnnealingLR loop vs lr_factor, max |difference| "
+          f"{figures['schedule']['max_abs_difference']:.3g}; factors of epochs 71-80: "
+          f"{figures['schedule']['official_factors_last_10_epochs']}")
 
     model = create_clip("ViT-B-32")
     figures["fp16_rounding"] = fp16_rounding(model)
