@@ -5,6 +5,7 @@ Figures for the "measured effect" column of docs/FIDELITY.md, one function per e
 * `pair_probability`: the quality loss and its gradient w.r.t. d = qhat_i - qhat_j under the
   official p = Phi(d) (MNL_Loss.py loss_m4) and the paper's p = Phi(d / sqrt 2) (Eq. 5), and
   what the 0.5 tie target changes;
+* `qd_distortion_loss`: the Quality+Distortion variant's distortion loss, official multi-label vs Eq. 9;
 * `quality_loss_shares`: each dataset's share of the quality loss, official (mean per dataset,
   `loss / len(per_num)`) against Eq. 10 (mean over all pairs);
 * `fp16_rounding`: the share of ViT-B-32 weights whose first AdamW update is rounded away when
@@ -78,6 +79,25 @@ def pair_probability() -> dict:
             row.update({f"loss_target_{target}": loss.item(), f"grad_target_{target}": d.grad.item()})
         ties.append(row)
     return {"target_1": rows, "tied_pair_phi": ties}
+
+
+def qd_distortion_loss() -> list[dict]:
+    """Quality+Distortion variant: p(d|x) in the official multi-label loss (mean of 11 binary fidelity terms,
+    M:42-59) vs Eq. 9's multi-class loss; loss and gradient norm w.r.t. the 11 distortion logits."""
+    rows = []
+    for lead in (0.0, 2.0, 4.0):  # the target logit above the ten others
+        row = {"target_logit_lead": lead}
+        for name in ("multi_label", "multi_class"):
+            z = torch.zeros(11, dtype=torch.float64)
+            z[0] = lead
+            z.requires_grad_(True)
+            prob, g = torch.softmax(z, 0), torch.nn.functional.one_hot(torch.tensor(0), 11).double()
+            loss = _fidelity(prob, g).mean() if name == "multi_label" else 1 - torch.sqrt(prob * g + EPS).sum()
+            loss.backward()
+            row.update({"p_target": prob[0].item(), f"loss_{name}": loss.item(), f"grad_norm_{name}": z.grad.norm().item()})
+        row["grad_ratio_multi_class_over_multi_label"] = row["grad_norm_multi_class"] / row["grad_norm_multi_label"]
+        rows.append(row)
+    return rows
 
 
 def quality_loss_shares() -> list[dict]:
@@ -317,6 +337,10 @@ def main() -> None:
     _print("Quality loss, target 1: official Phi(d) vs paper Phi(d/sqrt 2) (Eq. 5)",
            pd.DataFrame(figures["pair_probability"]["target_1"]))
     _print("Tied pair under Phi(d): official target 0.5 vs Eq. 4's 1", pd.DataFrame(figures["pair_probability"]["tied_pair_phi"]))
+
+    figures["qd_distortion_loss"] = qd_distortion_loss()
+    _print("Quality+Distortion: distortion loss, official multi-label vs Eq. 9 multi-class (one-hot target)",
+           pd.DataFrame(figures["qd_distortion_loss"]))
 
     figures["quality_loss_shares"] = quality_loss_shares()
     _print("Share of the quality loss per dataset: official mean of dataset means vs Eq. 10 mean over pairs",
