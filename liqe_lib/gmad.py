@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 LEVELS: dict[str, float] = {"low": 0.1, "high": 0.9}
 #: Half-width of a level's band, as a fraction of the defender's score range.
 BAND = 0.02
+#: A level compares at least this many images: a band holding fewer (a small playground, a rehearsal)
+#: takes the images nearest its centre instead, and says so.
+MIN_CANDIDATES = 2
 
 
 def gmad_pairs(scores: Mapping[str, pd.Series], levels: Mapping[str, float] = LEVELS,
@@ -60,10 +63,13 @@ def gmad_pairs(scores: Mapping[str, pd.Series], levels: Mapping[str, float] = LE
         half_width, attacker_range = band * (d.max() - d.min()), a.max() - a.min()
         for level, quantile in levels.items():
             centre = float(d.quantile(quantile))
-            candidates = table[(d - centre).abs() <= half_width]
-            if len(candidates) < 2:
-                raise ValueError(f"defender {defender}, level {level}: only {len(candidates)} image(s) within "
-                                 f"{centre:.4g} +- {half_width:.4g}; widen `band` (now {band}) or grow the playground")
+            distance = (d - centre).abs()
+            candidates = table[distance <= half_width]
+            if len(candidates) < MIN_CANDIDATES:
+                log.warning("defender %s, level %s: %d image(s) within %.4g +- %.4g; comparing the %d nearest the "
+                            "centre instead (grow the playground or widen `band`, now %s)", defender, level,
+                            len(candidates), centre, half_width, MIN_CANDIDATES, band)
+                candidates = table.loc[distance.sort_values(kind="stable").index[:MIN_CANDIDATES]]
             ranked = candidates[attacker].sort_values(kind="stable")  # distinct ends even if all tie
             worse, better = ranked.index[0], ranked.index[-1]
             gap = a[better] - a[worse]

@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from . import rundata
-from .config import TrainConfig
+from .config import LossConfig, TrainConfig
 from .crops import normalize
 from .data.dataset import MultiDatasetSampler
 from .model import LIQE
@@ -20,10 +20,11 @@ from .batch import Batch
 from .train import build_model, task_losses
 
 
-def task_gradients(model: LIQE, batch: Batch, tasks: tuple[str, ...]) -> dict[str, torch.Tensor]:
-    """Per task, the flattened gradient of its loss with respect to the image encoder (one forward pass)."""
+def task_gradients(model: LIQE, batch: Batch, tasks: tuple[str, ...], loss: LossConfig) -> dict[str, torch.Tensor]:
+    """Per task, the flattened gradient of its loss (the run's resolved `loss` settings) with respect to the
+    image encoder (one forward pass)."""
     params = [p for name, p in model.clip.named_parameters() if name.startswith("visual.") and p.requires_grad]
-    losses = task_losses(model(normalize(batch.crops)), batch, tasks)
+    losses = task_losses(model(normalize(batch.crops)), batch, tasks, loss, model.task_set.name, model.head)
     gradients = {}
     for task in tasks:
         grads = torch.autograd.grad(losses[task], params, retain_graph=True, allow_unused=True)
@@ -31,12 +32,12 @@ def task_gradients(model: LIQE, batch: Batch, tasks: tuple[str, ...]) -> dict[st
     return gradients
 
 
-def gradient_cosines(model: LIQE, batches: list[Batch]) -> pd.DataFrame:
+def gradient_cosines(model: LIQE, batches: list[Batch], loss: LossConfig) -> pd.DataFrame:
     """One row per batch and auxiliary task: cosine(grad quality, grad task) on the image encoder."""
     tasks = model.task_set.tasks
     rows = []
     for index, batch in enumerate(batches):
-        grads = task_gradients(model, batch, tasks)
+        grads = task_gradients(model, batch, tasks, loss)
         rows += [{"batch": index, "task": task,
                   "cosine": float(torch.nn.functional.cosine_similarity(grads["quality"], grads[task], dim=0))}
                  for task in tasks if task != "quality"]
@@ -45,16 +46,19 @@ def gradient_cosines(model: LIQE, batches: list[Batch]) -> pd.DataFrame:
 
 def training_batches(cfg: TrainConfig, count: int, seed: int = 1) -> list[Batch]:
     """`count` training mini-batches of a run's datasets (a sampler seeded apart from the run's own)."""
+    cfg = cfg.resolved()
     datasets = {d.key: rundata.make_dataset(d.name, rundata.train_rows(d, cfg.data), cfg.data, train=True, seed=seed,
                                             key=d.key) for d in cfg.data.train}
-    sampler = MultiDatasetSampler(datasets, {d.key: d.batch_size for d in cfg.data.train}, seed=seed)
+    sampler = MultiDatasetSampler(datasets, {d.key: d.batch_size for d in cfg.data.train}, seed=seed,
+                                  passes=cfg.data.passes)
     keys = [d.key for d in cfg.data.train]
     return [Batch.collect(sampler.next_batch(), keys) for _ in range(count)]
 
 
 def cosines_at_start_and_end(cfg: TrainConfig, trained: LIQE, batches: list[Batch]) -> pd.DataFrame:
     """Gradient cosines of the run's initial model (same seed as training) and of the trained one."""
+    loss = cfg.resolved().loss
     torch.manual_seed(cfg.seed)
     initial = build_model(cfg.model)
-    return pd.concat([gradient_cosines(initial, batches).assign(point="initialisation"),
-                      gradient_cosines(trained, batches).assign(point="trained")], ignore_index=True)
+    return pd.concat([gradient_cosines(initial, batches, loss).assign(point="initialisation"),
+                      gradient_cosines(trained, batches, loss).assign(point="trained")], ignore_index=True)

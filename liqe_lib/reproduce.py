@@ -83,13 +83,10 @@ def reproduce(profile: str = "smoke", only: list[str] | None = None, **values) -
     for name in selected:
         start = time.perf_counter()
         log.info("running %s (%s profile)", name, profile)
-        extra = {}
-        if name == "09_demo" and profile == "paper":  # the demo shows the session-1 LIQE model just trained
-            extra = {"weights": str(study.checkpoint("liqe", study.sessions[0]))}
         try:
             papermill.execute_notebook(NOTEBOOK_DIR / f"{name}.ipynb", executed / f"{name}.ipynb",
-                                       parameters={**params, **extra}, kernel_name="python3", progress_bar=False,
-                                       cwd=str(NOTEBOOK_DIR))
+                                       parameters=_parameters_of(name, params, study), kernel_name="python3",
+                                       progress_bar=False, cwd=str(NOTEBOOK_DIR))
         except PapermillExecutionError as err:
             raise ReproduceError(f"notebook {name} failed in cell {err.exec_count} (cell index {err.cell_index}): "
                                  f"{err.ename}: {err.evalue}\nexecuted copy: {executed / f'{name}.ipynb'}") from err
@@ -98,6 +95,17 @@ def reproduce(profile: str = "smoke", only: list[str] | None = None, **values) -
             shutil.copyfile(executed / f"{name}.ipynb", NOTEBOOK_DIR / f"{name}.ipynb")
     write_summary(profile, target, study.note, rehearsal=study.is_standin)
     return timings
+
+
+def _parameters_of(name: str, params: dict, study: Study) -> dict:
+    """A notebook's parameters: the study's, except for the demo, which takes a model (in the paper
+    profile the session-1 LIQE model the run just trained) and the device."""
+    if name != "09_demo":
+        return params
+    demo = {k: params[k] for k in ("profile", "device", "arch") if k in params}
+    if study.profile == "paper":
+        demo["weights"] = str(study.checkpoint("liqe", study.sessions[0]))
+    return demo
 
 
 def _select(only: list[str] | None) -> list[str]:

@@ -104,7 +104,7 @@ class Study:
         """What every table and figure of this study must say: smoke, stand-in data, and the session statistic."""
         parts = [report.SMOKE_NOTE] if self.profile == "smoke" else []
         standin = standin_note(self.data_root)
-        parts += [standin] if standin else []
+        parts += [standin.rstrip(".") + "."] if standin else []
         parts += [f"Sessions aggregate by their {self.statistic} ({self.fidelity} fidelity, docs/FIDELITY.md)."]
         return " ".join(parts)
 

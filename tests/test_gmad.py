@@ -65,9 +65,12 @@ def test_gmad_picks_two_distinct_images_when_the_attacker_ties():
     assert pairs.loc["A", ["better", "worse", "attacker_gap"]].tolist() == ["img2", "img0", 0.0]
 
 
-def test_gmad_explains_a_band_too_narrow_for_a_pair():
-    with pytest.raises(ValueError, match="defender A, level low: only 1 image"):
-        gmad.gmad_pairs({"A": A, "B": B}, levels=EXTREMES, band=0.01)
+def test_a_band_too_narrow_for_a_pair_compares_the_two_images_nearest_its_centre_and_says_so(caplog):
+    with caplog.at_level(logging.WARNING, logger="liqe_lib.gmad"):
+        pairs = gmad.gmad_pairs({"A": A, "B": B}, levels=EXTREMES, band=0.01).set_index(["defender", "level"])
+    assert "defender A, level low: 1 image(s) within" in caplog.text
+    low = pairs.loc[("A", "low")]
+    assert low["n_candidates"] == 2 and {low["better"], low["worse"]} == {"img0", "img1"}  # A = 0.0 and 0.3
 
 
 def test_gmad_figure_shows_each_pair_with_both_scores(tmp_path):
