@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: help setup test reproduce bench bench-learn lock
+.PHONY: help setup test reproduce rehearse-paper bench bench-learn lock
 # Batch runs of the notebooks keep progress bars out of their outputs (nbval compares outputs).
 NB_ENV := TQDM_DISABLE=1
 
@@ -18,6 +18,13 @@ test:  ## unit tests, then nbval re-executes the committed smoke notebooks and c
 
 reproduce:  ## run every notebook in the smoke profile (results/smoke/, and the committed notebooks/)
 	$(NB_ENV) .venv/bin/liqe reproduce --profile smoke
+
+STANDIN ?= /tmp/liqe-standin
+rehearse-paper:  ## the paper profile's notebooks on stand-in releases with ViT-B-32 and ResNet-34 (random weights as `openai`/ImageNet; LABELS=dir of official label files offline)
+	.venv/bin/liqe data standin --data-root $(STANDIN)/data --hf-home $(STANDIN)/hf --torch-home $(STANDIN)/torch \
+	    $(if $(LABELS),--official-labels $(LABELS))
+	HF_HOME=$(STANDIN)/hf TORCH_HOME=$(STANDIN)/torch $(NB_ENV) .venv/bin/liqe reproduce --profile paper --rehearsal --data-root $(STANDIN)/data \
+	    --out $(STANDIN)/results --runs-dir $(STANDIN)/runs
 
 bench:  ## speed and memory benchmarks -> results/benchmarks/*.json
 	cd benchmarks && ../$(PY) scoring.py && ../$(PY) text_tower.py && ../$(PY) loader.py && ../$(PY) train_step.py

@@ -50,7 +50,7 @@ FIDELITY_PRESETS: dict[str, dict[str, Any]] = {
     "paper": {
         "loss.pair_probability": "phi-sqrt2",  # Eq. 5: Phi((q_x - q_y) / sqrt 2)
         "loss.tie_target": 1.0,  # Eq. 4: 1 if q(x) >= q(y)
-        "loss.qd_distortion_loss": "multi-class",  # Eq. 8
+        "loss.qd_distortion_loss": "multi-class",  # Eq. 9
         "selection": "average",  # the three tasks' mean validation metric (the official avg_best)
         "data.train_crop_sampler": "random",  # "randomly sample 3 patches" (Sec. 4.1), each flipped on its own
         "data.passes": "continuous",  # passes continue across epochs, full mini-batches

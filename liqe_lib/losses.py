@@ -1,4 +1,4 @@
-"""Fidelity losses of LIQE (paper Eqs. 6-8; DESIGN.md, "Losses") and of the appearance task.
+"""Fidelity losses of LIQE (paper Eqs. 6, 7 and 9; DESIGN.md, "Losses") and of the appearance task.
 
 The fidelity loss 1 - sqrt(p g) - sqrt((1 - p)(1 - g)) compares two Bernoulli
 (or categorical) distributions; `EPS` sits inside every square root so its
@@ -75,7 +75,7 @@ def scene_fidelity_loss(prob: torch.Tensor, multi_hot: torch.Tensor) -> torch.Te
 
 
 def categorical_fidelity_loss(prob: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Multi-class fidelity loss (Eq. 8): 1 - sum_k sqrt(p(k|x) g_k + eps), g one-hot, mean over images.
+    """Multi-class fidelity loss (Eq. 9): 1 - sum_k sqrt(p(k|x) g_k + eps), g one-hot, mean over images.
 
     The distortion loss over the 11 classes, and the loss of each appearance attribute
     over its 3 levels. prob: (N, K), a softmax. target: class index (N,), -1 where unknown
@@ -89,7 +89,7 @@ def categorical_fidelity_loss(prob: torch.Tensor, target: torch.Tensor) -> torch
 
 
 def appearance_fidelity_loss(prob: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The appearance task's loss: Eq. 8 per attribute over its low/medium/high levels, averaged over attributes.
+    """The appearance task's loss: Eq. 9 per attribute over its low/medium/high levels, averaged over attributes.
 
     prob: (N, A, 3), one softmax per attribute. target: (N, A) level index, -1 where unknown.
     The mean (not the sum) over the attributes that have a label in the batch keeps the

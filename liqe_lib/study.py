@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from . import backbone, evaluate, experiments, probe, realign, report, rundata
+from . import backbone, evaluate, experiments, probe, realign, report, rundata, unique
 from .config import FIDELITY_MODES, DataConfig, TrainConfig, profile_config
 from .data.labels import LabelRow
 from .data.registry import get_spec, load_rows, playground_images
@@ -130,6 +130,10 @@ class Study:
             problems.append(f"CLIP ViT-B-32 'openai' weights are not in the Hugging Face cache ({backbone.hf_cache()}): "
                             f"run `python -c \"import open_clip; open_clip.create_model('ViT-B-32-quickgelu', "
                             f"pretrained='openai')\"` once with internet access")
+        if self.profile == "paper" and not self.arch and not unique.imagenet_weights_file().is_file():
+            problems.append(f"UNIQUE's ImageNet ResNet-34 weights are not in torch.hub's cache "
+                            f"({unique.imagenet_weights_file()}): run `python -c \"import torchvision; "
+                            f"torchvision.models.resnet34(weights='IMAGENET1K_V1')\"` once with internet access")
         return problems
 
     def prepare_data(self) -> pd.DataFrame:

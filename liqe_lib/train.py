@@ -4,7 +4,7 @@ Per step: one mini-batch from every training dataset; all crops of all images
 through CLIP; logits averaged over an image's crops and softmaxed over the
 prompts into the joint p(c, s, d | x) (Eqs. 2-3); the quality fidelity loss over
 pairs within each dataset (Eq. 6), the scene and distortion fidelity losses
-(Eqs. 7-8) and, for `all+appearance`, the appearance loss; their DWA- (Eq. 11) or
+(Eqs. 7 and 9) and, for `all+appearance`, the appearance loss; their DWA- (Eq. 11) or
 equally weighted sum (Eq. 10); one AdamW step.
 
 Where the official code and the paper differ, the run follows `cfg.fidelity`
@@ -254,7 +254,7 @@ def lr_factor(step: int, cfg: ScheduleConfig, steps_per_epoch: int, epochs: int)
 
 def task_losses(out: LIQEOutput, batch: Batch, tasks: tuple[str, ...], cfg: LossConfig,
                 task_set: str = "all", head: str = "prompts") -> dict[str, torch.Tensor]:
-    """The per-task fidelity losses (Eqs. 6-8, and the appearance task's) in fp32, with the resolved
+    """The per-task fidelity losses (Eqs. 6, 7 and 9, and the appearance task's) in fp32, with the resolved
     fidelity settings of `cfg`; UNIQUE (head "unique") trains by its own uncertainty-aware loss.
 
     The Quality + Distortion variant (task set `quality+distortion`) under

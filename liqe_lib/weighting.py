@@ -1,4 +1,4 @@
-"""Task weighting: dynamic weight average (DWA, Liu et al. 2019; paper Eq. 9) and equal weights.
+"""Task weighting: dynamic weight average (DWA, Liu et al. 2019; paper Eq. 11) and equal weights.
 
 DWA raises the weight of a task whose loss fell slowly over the last epoch:
 w_j = L_j(e-1) / L_j(e-2), lambda_j = K exp(w_j / T) / sum_i exp(w_i / T), with K

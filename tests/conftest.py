@@ -23,8 +23,11 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 def require(condition: bool, reason: str) -> None:
     """Skip (or, in CI, fail) the calling test unless `condition` holds."""
-    if not condition:
-        (pytest.fail if IN_CI else pytest.skip)(f"{reason} (in CI this is a failure, not a skip)")
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: a missing test dependency is a failure, not a skip)")
+    pytest.skip(f"{reason} (in CI this is a failure)", allow_module_level=True)
 
 
 def require_module(name: str, why: str):

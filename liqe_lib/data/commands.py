@@ -68,7 +68,7 @@ def _fetch_labels(args: argparse.Namespace) -> int:
 def _standin(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     build_standin(data_root(args.root), None if args.full else args.images_per_dataset, seed=args.seed,
-                  official_labels=args.official_labels, hf_home=args.hf_home)
+                  official_labels=args.official_labels, hf_home=args.hf_home, torch_home=args.torch_home)
     logger.info("stand-in written to %s in %.1f s", data_root(args.root), time.perf_counter() - start)
     return 0
 
@@ -115,4 +115,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                    "from (default: fetched, sha256-checked, into a cache)")
     standin.add_argument("--hf-home", help="also write a random-init ViT-B-32 as open_clip's `openai` weights "
                                            "in this Hugging Face cache (use it as HF_HOME)")
+    standin.add_argument("--torch-home", help="also write a random-init ResNet-34 as torchvision's ImageNet "
+                                              "weights (UNIQUE's start) in this folder (use it as TORCH_HOME)")
     standin.set_defaults(func=_standin)

@@ -417,6 +417,24 @@ def write_hf_weights(hf_home: str | os.PathLike, seed: int = 0) -> Path:
     return target
 
 
+def write_torch_weights(torch_home: str | os.PathLike, seed: int = 0) -> Path:
+    """A random-init ResNet-34 where torchvision keeps its ImageNet weights (`$TORCH_HOME/hub/checkpoints/`,
+    `unique.imagenet_weights_file`), so UNIQUE's paper start loads offline in a rehearsal."""
+    import torch
+    import torchvision
+
+    from ..unique import IMAGENET_WEIGHTS
+
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        state = torchvision.models.resnet34().state_dict()
+    target = Path(torch_home) / "hub" / "checkpoints" / Path(IMAGENET_WEIGHTS.url).name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, target)
+    logger.info("random-init ResNet-34 written as torchvision's ImageNet weights: %s", target)
+    return target
+
+
 def official_labels_source(official_labels: str | os.PathLike | None) -> Path:
     """The official label files to take names and labels from: the given folder, else fetched (sha256-checked)."""
     if official_labels is not None:
@@ -430,7 +448,7 @@ def official_labels_source(official_labels: str | os.PathLike | None) -> Path:
 
 def build_standin(root: str | os.PathLike, images_per_dataset: int | None = DEFAULT_IMAGES, seed: int = 0,
                   official_labels: str | os.PathLike | None = None, hf_home: str | os.PathLike | None = None,
-                  progress: bool = True) -> dict[str, list[StandinImage]]:
+                  torch_home: str | os.PathLike | None = None, progress: bool = True) -> dict[str, list[StandinImage]]:
     """Write the stand-in of every dataset under `root` (None images: every image at real size)."""
     if images_per_dataset is not None and images_per_dataset < 1:
         raise ValueError(f"images per dataset must be at least 1, got {images_per_dataset}")
@@ -454,5 +472,7 @@ def build_standin(root: str | os.PathLike, images_per_dataset: int | None = DEFA
     (root / MARKER).write_text(json.dumps(marker, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     if hf_home is not None:
         write_hf_weights(hf_home, seed)
+    if torch_home is not None:
+        write_torch_weights(torch_home, seed)
     logger.info("stand-in of %d datasets written under %s (%s)", len(plan), root, NOTE)
     return plan
