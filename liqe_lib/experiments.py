@@ -55,6 +55,10 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "liqe+appearance": ("model.task_set=all+appearance",),
 }
 
+#: What every variant of a profile is forced to, after its own settings: smoke models start from random weights
+#: (no download can happen there), UNIQUE's ImageNet start included.
+PROFILE_FORCED: dict[str, tuple[str, ...]] = {"smoke": ("model.weights=null",), "paper": ()}
+
 #: The rows of Tables 4 and 5: variant -> the row's label in `results/paper/`.
 TABLE4: dict[str, str] = {
     "pretrained-clip-c2": "(1) Pretrained CLIP (C=2)",
@@ -94,7 +98,7 @@ def variant_config(name: str, profile: str = "smoke", overrides: Iterable[str] =
     if name not in VARIANTS:
         raise KeyError(f"unknown variant {name!r}; choose one of {sorted(VARIANTS)}")
     base = profile_config(profile)
-    cfg = apply_overrides(base, [*overrides, f"name={name}", *VARIANTS[name], *forced])
+    cfg = apply_overrides(base, [*overrides, f"name={name}", *VARIANTS[name], *PROFILE_FORCED[profile], *forced])
     if session is not None:
         cfg.data.session = session
     root = Path(out_root) if out_root is not None else Path(base.out_dir).parent

@@ -84,8 +84,8 @@ class Study:
             overrides += [f"{key}={value}"] if value is not None else []
         chosen = tuple(range(1, sessions + 1)) if sessions else DEFAULT_SESSIONS[profile]
         variant_sessions = chosen if sessions else DEFAULT_VARIANT_SESSIONS[profile]
-        # smoke models and a rehearsal's CPU-sized backbone start from random weights, whatever the variant says
-        forced = ("model.weights=null",) if profile == "smoke" or arch else ()
+        # a rehearsal's CPU-sized backbone starts from random weights, whatever the variant says
+        forced = ("model.weights=null",) if arch else ()
         return cls(profile, chosen, variant_sessions, tuple(overrides), root, results_dir(profile, out_dir),
                    default_runs_dir(profile, runs_dir), fidelity, forced, max_eval_images, max_playground, arch)
 

