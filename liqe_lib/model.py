@@ -241,7 +241,7 @@ def load_model(arch: str | None = None, weights: str | os.PathLike | None = "ope
 
     * a named model of `pretrained.PRETRAINED` (`"liqe-koniq"`, `"liqe-mix"`, `"liqe-official"`):
       downloaded into the cache on first use (progress bar unless `progress=False`), with its
-      recorded architecture, task set and head;
+      recorded architecture, task set and head (`load_model("liqe-koniq")` says the same);
     * a weights file in any format of `backbone`. A liqe-repro checkpoint brings its own
       architecture, task set and head. The `clip` and `iqa-pytorch` formats record no task set:
       the one the caller names is used; else, if the file is a known release
@@ -252,6 +252,11 @@ def load_model(arch: str | None = None, weights: str | os.PathLike | None = "ope
     architecture is refused. The returned model's `origin` (`pretrained.WeightsOrigin`) says
     where its weights and task set came from.
     """
+    if arch in pretrained.PRETRAINED:  # a named model in the first place: load_model("liqe-koniq")
+        if weights not in ("openai", arch):
+            raise backbone.WeightsError(f"{arch!r} is a named model, not an architecture: pass it as weights= "
+                                        f"and drop weights={weights!r}")
+        arch, weights = None, arch
     named = pretrained.lookup(weights)
     if named is not None:
         if arch is not None and arch != named.arch:
