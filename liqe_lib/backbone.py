@@ -175,21 +175,36 @@ def openai_fp16_keys(clip: torch.nn.Module) -> set[str]:
     return keys
 
 
-def export_weights(clip: torch.nn.Module, format: str) -> dict:
+#: Precisions of the `iqa-pytorch` export: OpenAI's fp16/fp32 split (the releases' layout), or fp32 throughout.
+EXPORT_PRECISIONS = ("openai", "fp32")
+
+
+def export_weights(clip: torch.nn.Module, format: str, precision: str = "openai") -> dict:
     """The object to `torch.save` for a CLIP model in a released layout.
 
     `clip`: a plain CLIP state dict in OpenAI's key layout (the official `LIQE.pt`'s), at the
-    model's own precision. `iqa-pytorch`: exactly `{"params": {"clip_model.<key>": tensor}}`
-    with OpenAI's fp16/fp32 split (`openai_fp16_keys`), which IQA-PyTorch's
-    `load_pretrained_network(net, path, True, "params")` loads into its LIQE.
+    model's own precision. `iqa-pytorch`: exactly `{"params": {"clip_model.<key>": tensor}}`,
+    which IQA-PyTorch's `load_pretrained_network(net, path, True, "params")` loads into its
+    LIQE; with `precision="openai"` the tensors of `openai_fp16_keys` are fp16, as in the
+    releases. IQA-PyTorch computes in fp32 on CPU and GPU alike, so that rounding is the only
+    thing the split changes: none for weights trained as the official code trains them (kept in
+    fp16), a few 1e-4 on the score for fp32-trained ones (logged); `precision="fp32"` keeps every
+    tensor fp32 and the scores exact.
     """
     state = {k: v.detach().cpu() for k, v in clip.state_dict().items()}
     if format == "clip":
         return state
-    if format == "iqa-pytorch":
-        half = openai_fp16_keys(clip)
-        return {"params": {IQA_PYTORCH_PREFIX + k: (v.half() if k in half else v.float()) for k, v in state.items()}}
-    raise ValueError(f"unknown weights format {format!r}; choose one of {EXPORT_FORMATS}")
+    if format != "iqa-pytorch":
+        raise ValueError(f"unknown weights format {format!r}; choose one of {EXPORT_FORMATS}")
+    if precision not in EXPORT_PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {EXPORT_PRECISIONS}")
+    half = openai_fp16_keys(clip) if precision == "openai" else set()
+    rounded = [k for k in half if not torch.equal(state[k].half().float(), state[k].float())]
+    if rounded:
+        log.warning("iqa-pytorch export: %d of %d tensors OpenAI keeps in fp16 are rounded to fp16 (these weights "
+                    "were trained in fp32); scores move by a few 1e-4. precision='fp32' (liqe export --precision "
+                    "fp32) keeps them exact", len(rounded), len(half))
+    return {"params": {IQA_PYTORCH_PREFIX + k: (v.half() if k in half else v.float()) for k, v in state.items()}}
 
 
 def _load_file(path: Path):

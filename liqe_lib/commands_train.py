@@ -96,6 +96,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--arch", choices=sorted(backbone.ARCHITECTURES),
                         help="architecture of weights that do not record it (default: ViT-B-32)")
     parser.add_argument("--task-set", help="task set of weights that do not record it")
+    parser.add_argument("--precision", choices=backbone.EXPORT_PRECISIONS, default="openai",
+                        help="iqa-pytorch: OpenAI's fp16/fp32 split as in the releases (default), or fp32 throughout "
+                             "(exact scores for weights trained in fp32)")
     parser.set_defaults(func=run_export)
 
 
@@ -199,7 +202,7 @@ def run_export(args: argparse.Namespace) -> int:
     """`liqe export`: read weights in any format, write them in `--format`."""
     model = load_model(args.arch, args.checkpoint, task_set=args.task_set, progress=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    model.save(args.out, format=args.format)
+    model.save(args.out, format=args.format, precision=args.precision)
     print(f"wrote {args.out} ({args.format} format) from {args.checkpoint}: {model.arch}, task set "
           f"{model.task_set.name}")
     if args.format != backbone.CHECKPOINT_FORMAT:

@@ -194,13 +194,15 @@ class LIQE(torch.nn.Module):
             result.distortion, result.distortion_prob = DISTORTIONS[k], float(out.distortion[i, k])
         return result
 
-    def save(self, path: str | os.PathLike, format: str = backbone.CHECKPOINT_FORMAT, **extra) -> None:
+    def save(self, path: str | os.PathLike, format: str = backbone.CHECKPOINT_FORMAT, precision: str = "openai",
+             **extra) -> None:
         """Save the model; `load_model(weights=path)` reads every format back.
 
         `liqe-repro` (default): the whole model with its architecture, task set and head (and
         `extra` entries such as the training config). `clip`: a plain CLIP state dict in
         OpenAI's layout, as the official `LIQE.pt`. `iqa-pytorch`: `{"params": {"clip_model.<key>":
-        ...}}` with OpenAI's fp16/fp32 split, which IQA-PyTorch's LIQE loads. The last two record
+        ...}}` with OpenAI's fp16/fp32 split (`precision="fp32"`: fp32 throughout; see
+        `backbone.export_weights`), which IQA-PyTorch's LIQE loads. The last two record
         neither the architecture nor the task set: read them back with `load_model(arch=...,
         task_set=...)`; a linear head has no place in them and is refused.
         """
@@ -216,7 +218,7 @@ class LIQE(torch.nn.Module):
         if extra:
             raise ValueError(f"the {format} format holds weights only; {sorted(extra)} need the "
                              f"{backbone.CHECKPOINT_FORMAT} format")
-        torch.save(backbone.export_weights(self.clip, format), path)
+        torch.save(backbone.export_weights(self.clip, format, precision), path)
         log.info("saved %s (%s format): it does not record the architecture (%s) or the task set (%s); read it "
                  "with load_model(arch=%r, weights=..., task_set=%r)", path, format, self.arch, self.task_set.name,
                  self.arch, self.task_set.name)
