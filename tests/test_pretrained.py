@@ -207,3 +207,14 @@ def test_keys_with_the_data_parallel_prefix_are_accepted(release, tmp_path, crop
     loaded = load_model(arch="liqe-tiny", weights=tmp_path / "wrapped.pt", task_set="all").eval()
     with torch.no_grad():
         assert torch.equal(loaded(crops).score, reference(crops).score)
+
+
+def test_liqe_models_lists_the_table_and_the_cache(cache, capsys):
+    cache.mkdir()
+    (cache / "liqe_mix.pt").write_bytes(b"x")
+    assert cli.main(["models"]) == 0
+    out = capsys.readouterr()
+    for model in PRETRAINED.values():
+        assert f"{model.name}: {model.title}" in out.out and model.urls[0] in out.out
+    assert f"cached: {cache / 'liqe_mix.pt'}" in out.out and "sha256: not recorded" in out.out
+    assert str(cache) in out.err

@@ -159,3 +159,18 @@ def test_readme_fine_tune_example_runs_as_written(images, tmp_path, capsys):
     table = capsys.readouterr().out
     assert re.search(r"mine\s+(-?\d\.\d{4}|nan)\s", table), table  # SRCC and the rest on the test part
     assert evaluate.checkpoint_config(out / "best.pt").epochs == 1
+
+
+def test_train_data_starts_from_a_named_model_or_an_architecture(images, capsys):
+    import yaml
+
+    base = ["train", "--data", str(images / "mine.csv"), "--print-config"]
+    assert cli.main([*base, "--model", "liqe-koniq"]) == 0
+    cfg = yaml.safe_load(capsys.readouterr().out)
+    assert {k: cfg["model"][k] for k in ("arch", "weights", "task_set")} == \
+        {"arch": "ViT-B-32", "weights": "liqe-koniq", "task_set": "quality"}
+    assert cfg["data"]["train"] == [{"name": "mine", "batch_size": 4, "part": 0, "parts": 1}]
+    assert cfg["optim"]["lr"] == 5e-6 and cfg["epochs"] == 80 and cfg["out_dir"] == "runs/user/mine"  # paper profile
+    assert cli.main([*base, "--arch", "liqe-tiny", "--set", "epochs=3"]) == 0
+    cfg = yaml.safe_load(capsys.readouterr().out)
+    assert (cfg["model"]["arch"], cfg["model"]["weights"], cfg["epochs"]) == ("liqe-tiny", None, 3)
