@@ -47,7 +47,8 @@ LARGE_SET, SMALL_BATCH, LARGE_BATCH = 5000, 4, 16
 #: The fine type a distortion class given in a CSV is stored as: the class name itself where it is a fine
 #: type, else its first fine type. Only the class reaches training and evaluation.
 CLASS_AS_FINE: dict[str, str] = {
-    coarse: coarse if FINE_TO_COARSE.get(coarse) == coarse else next(f for f, c in FINE_TO_COARSE.items() if c == coarse)
+    coarse: coarse if FINE_TO_COARSE.get(coarse) == coarse
+    else next(fine for fine, of in FINE_TO_COARSE.items() if of == coarse)
     for coarse in DISTORTIONS
 }
 
@@ -98,8 +99,7 @@ def read_user_labels(path: str | os.PathLike) -> _Parsed:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"label file {path} not found")
-    parsed = _read_csv(path) if path.suffix.lower() == ".csv" else _read_liqe(path)
-    return parsed
+    return _read_csv(path) if path.suffix.lower() == ".csv" else _read_liqe(path)
 
 
 def _read_liqe(path: Path) -> _Parsed:
