@@ -11,6 +11,12 @@ are a small table of formats recognised by their keys:
 | `iqa-pytorch` | IQA-PyTorch's `liqe_mix.pt` / `liqe_koniq.pt`: `{"params": {"clip_model.visual...": ...}}` |
 | `clip` (TorchScript) | OpenAI's original archive `ViT-B-32.pt`, read through `torch.jit.load` |
 
+Keys saved from a `DataParallel`/DDP wrapper (`module.` prefix) are accepted, as IQA-PyTorch's
+`clean_state_dict` accepts them. `export_weights` writes the `clip` and `iqa-pytorch` layouts
+(`LIQE.save(path, format=...)`); neither records the architecture or the task set, so a reader
+must be told them (`load_model(arch=..., task_set=...)`), or recognise a release by its file
+(`pretrained.identify`).
+
 OpenAI's CLIP, and so every official LIQE checkpoint, uses QuickGELU; open_clip's plain
 `ViT-B-32` config uses GELU (it loads those weights silently and changes every
 embedding), so the paper architecture is built as `ViT-B-32-quickgelu`.
@@ -45,6 +51,10 @@ ARCHITECTURES: dict[str, Architecture] = {
 CHECKPOINT_FORMAT = "liqe-repro"
 CLIP_REQUIRED_KEYS = ("visual.conv1.weight", "token_embedding.weight", "logit_scale")
 IQA_PYTORCH_PREFIX = "clip_model."
+#: The prefix `torch.nn.DataParallel` and DDP give every key of a wrapped model's state dict.
+WRAPPER_PREFIX = "module."
+#: The formats `export_weights` writes (and `read_weights` reads).
+EXPORT_FORMATS = (CHECKPOINT_FORMAT, "clip", "iqa-pytorch")
 #: Keys of OpenAI's state dicts that describe the model rather than hold weights.
 OPENAI_META_KEYS = ("input_resolution", "context_length", "vocab_size")
 
@@ -124,15 +134,77 @@ def read_weights(path: str | os.PathLike) -> LoadedWeights:
         meta = {k: v for k, v in obj.items() if k != "state_dict"}
         return LoadedWeights(CHECKPOINT_FORMAT, obj["state_dict"], meta)
     if isinstance(obj, dict) and isinstance(obj.get("params"), dict):
-        params = obj["params"]
+        params = strip_wrapper_prefix(obj["params"])
         clip_keys = {k[len(IQA_PYTORCH_PREFIX):]: v for k, v in params.items() if k.startswith(IQA_PYTORCH_PREFIX)}
         if all(k in clip_keys for k in CLIP_REQUIRED_KEYS):
             return LoadedWeights("iqa-pytorch", clip_keys, {})
         raise _unknown_format(path, params, f"keys prefixed {IQA_PYTORCH_PREFIX!r}")
+    obj = strip_wrapper_prefix(obj) if isinstance(obj, dict) else obj
     if isinstance(obj, dict) and all(k in obj for k in CLIP_REQUIRED_KEYS):
         state = {k: v for k, v in obj.items() if k not in OPENAI_META_KEYS}
         return LoadedWeights("clip", state, {})
     raise _unknown_format(path, obj if isinstance(obj, dict) else {}, "a plain CLIP state dict")
+
+
+def strip_wrapper_prefix(state: dict) -> dict:
+    """Drop the `module.` prefix a DataParallel/DDP wrapper gives keys (IQA-PyTorch's `clean_state_dict` rule)."""
+    return {(k[len(WRAPPER_PREFIX):] if isinstance(k, str) and k.startswith(WRAPPER_PREFIX) else k): v
+            for k, v in state.items()}
+
+
+def openai_fp16_keys(clip: torch.nn.Module) -> set[str]:
+    """State-dict keys of the tensors OpenAI's `clip.model.convert_weights` stores in fp16.
+
+    Its rule, by module: weights and biases of Conv1d/Conv2d/Linear (the attention's
+    `out_proj` is a Linear), a MultiheadAttention's `in_proj_weight` / `in_proj_bias` (and
+    `q/k/v_proj_weight`, `bias_k`, `bias_v` where present), and any `text_projection` or
+    `proj` tensor (the text and visual projections). Everything else (embeddings, layer
+    norms, `logit_scale`) stays fp32. open_clip's CLIP has the same modules and keys.
+    """
+    keys: set[str] = set()
+    for prefix, module in clip.named_modules():
+        dot = f"{prefix}." if prefix else ""
+        names: list[str] = []
+        if isinstance(module, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Linear)):
+            names += ["weight", "bias"]
+        if isinstance(module, torch.nn.MultiheadAttention):
+            names += ["in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias",
+                      "bias_k", "bias_v"]
+        names += ["text_projection", "proj"]
+        keys.update(dot + name for name in names if isinstance(getattr(module, name, None), torch.Tensor))
+    return keys
+
+
+#: Precisions of the `iqa-pytorch` export: OpenAI's fp16/fp32 split (the releases' layout), or fp32 throughout.
+EXPORT_PRECISIONS = ("openai", "fp32")
+
+
+def export_weights(clip: torch.nn.Module, format: str, precision: str = "openai") -> dict:
+    """The object to `torch.save` for a CLIP model in a released layout.
+
+    `clip`: a plain CLIP state dict in OpenAI's key layout (the official `LIQE.pt`'s), at the
+    model's own precision. `iqa-pytorch`: exactly `{"params": {"clip_model.<key>": tensor}}`,
+    which IQA-PyTorch's `load_pretrained_network(net, path, True, "params")` loads into its
+    LIQE; with `precision="openai"` the tensors of `openai_fp16_keys` are fp16, as in the
+    releases. IQA-PyTorch computes in fp32 on CPU and GPU alike, so that rounding is the only
+    thing the split changes: none for weights trained as the official code trains them (kept in
+    fp16), a few 1e-4 on the score for fp32-trained ones (logged); `precision="fp32"` keeps every
+    tensor fp32 and the scores exact.
+    """
+    state = {k: v.detach().cpu() for k, v in clip.state_dict().items()}
+    if format == "clip":
+        return state
+    if format != "iqa-pytorch":
+        raise ValueError(f"unknown weights format {format!r}; choose one of {EXPORT_FORMATS}")
+    if precision not in EXPORT_PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {EXPORT_PRECISIONS}")
+    half = openai_fp16_keys(clip) if precision == "openai" else set()
+    rounded = [k for k in half if not torch.equal(state[k].half().float(), state[k].float())]
+    if rounded:
+        log.warning("iqa-pytorch export: %d of %d tensors OpenAI keeps in fp16 are rounded to fp16 (these weights "
+                    "were trained in fp32); scores move by a few 1e-4. precision='fp32' (liqe export --precision "
+                    "fp32) keeps them exact", len(rounded), len(half))
+    return {"params": {IQA_PYTORCH_PREFIX + k: (v.half() if k in half else v.float()) for k, v in state.items()}}
 
 
 def _load_file(path: Path):

@@ -5,7 +5,9 @@ and tests, which set the upload widget's value and read the result cards back.
 Scoring goes through `score.score_sources`, the same batch path as `liqe score`, so
 an unreadable upload becomes a card with its reason instead of an exception in the
 kernel. Result cards carry CSS classes (`liqe-result`, `liqe-score`, `liqe-error`)
-that a browser test can wait for.
+that a browser test can wait for. The model picker offers the named models of
+`pretrained.PRETRAINED` (downloaded into the cache when first loaded) and a checkpoint
+file of one's own.
 """
 from __future__ import annotations
 
@@ -14,30 +16,42 @@ import io
 
 import ipywidgets as widgets
 
-from . import backbone
+from . import backbone, pretrained
 from .data.images import load_rgb
 from .model import LIQE
 from .score import RANDOM_LABEL, RANDOM_WEIGHTS, Scored, load_scoring_model, score_sources
 
 THUMBNAIL = (256, 256)
+#: The picker's choice that reads the weights path typed in the text box.
+FILE_CHOICE = "file"
+#: The named model the picker shows first (downloadable; liqe-official needs a browser download).
+DEFAULT_MODEL = "liqe-mix"
 
 
 class LIQEDemo(widgets.VBox):
-    """Weights chooser, multi-file upload and one result card per uploaded image.
+    """Model picker, multi-file upload and one result card per uploaded image.
 
-    `weights` is a LIQE checkpoint path or "none" (random init, shown as a warning);
-    the model is loaded at once if weights are given, else when "Load model" is pressed.
+    `model` is a named model (`pretrained.PRETRAINED`); `weights` a LIQE checkpoint path or
+    "none" (random init, shown as a warning). The model is loaded at once if either is
+    given, else when "Load model" is pressed.
     """
 
     def __init__(self, weights: str | None = None, arch: str = "ViT-B-32", device: str | None = None,
-                 batch_size: int = 8):
+                 batch_size: int = 8, model: str | None = None):
         self.model: LIQE | None = None
         self.device = device
         self.batch_size = batch_size
+        choices = [(f"{m.name}: {m.title}", m.name) for m in pretrained.PRETRAINED.values()]
+        default = model or (FILE_CHOICE if weights else DEFAULT_MODEL if DEFAULT_MODEL in pretrained.PRETRAINED
+                            else FILE_CHOICE)
+        self.picker = widgets.Dropdown(options=[*choices, ("a checkpoint file (path below)", FILE_CHOICE)],
+                                       value=default, description="Model", layout=widgets.Layout(width="40em"))
         self.weights = widgets.Text(value=weights or "", description="Weights",
                                     placeholder=f"LIQE checkpoint path, or '{RANDOM_WEIGHTS}'",
                                     layout=widgets.Layout(width="28em"))
         self.arch = widgets.Dropdown(options=sorted(backbone.ARCHITECTURES), value=arch, description="Arch")
+        self.picker.observe(lambda _: self._show_file_fields(), names="value")
+        self._show_file_fields()
         self.load_button = widgets.Button(description="Load model", icon="download")
         self.status = widgets.HTML()
         self.upload = widgets.FileUpload(accept="image/*", multiple=True, description="Upload images")
@@ -48,19 +62,30 @@ class LIQEDemo(widgets.VBox):
         super().__init__([
             widgets.HTML("<h3>LIQE blind image quality</h3>Upload images to see their quality score (1 = bad, "
                          "5 = perfect), the probability of each quality level, the likely scenes and distortion."),
-            widgets.HBox([self.weights, self.arch, self.load_button]), self.status, self.upload, self.results,
+            widgets.HBox([self.picker, self.load_button]), widgets.HBox([self.weights, self.arch]), self.status,
+            self.upload, self.results,
         ])
-        if weights:
+        if weights or model:
             self.load()
         else:
-            self.status.value = f"Type a LIQE checkpoint path (or '{RANDOM_WEIGHTS}') and press Load model."
+            self.status.value = (f"Pick a model (a named one is downloaded on first use) or type a LIQE checkpoint "
+                                 f"path (or '{RANDOM_WEIGHTS}'), and press Load model.")
+
+    def _show_file_fields(self) -> None:
+        """The path and architecture fields apply to a checkpoint file only: a named model records both."""
+        named = self.picker.value != FILE_CHOICE
+        self.weights.disabled = self.arch.disabled = named
 
     def load(self) -> bool:
-        """Load the model the chooser names; a problem becomes a status message, not a traceback."""
+        """Load the model the picker names; a problem becomes a status message, not a traceback."""
         self.model = None
         self.status.value = "Loading model..."
         try:
-            self.model, label = load_scoring_model(self.weights.value.strip() or None, self.arch.value, self.device)
+            if self.picker.value == FILE_CHOICE:
+                self.model, label = load_scoring_model(self.weights.value.strip() or None, self.arch.value,
+                                                       self.device)
+            else:
+                self.model, label = load_scoring_model(None, None, self.device, model=self.picker.value)
         except backbone.WeightsError as err:
             self.status.value = _message("error", f"Cannot load the model: {html.escape(str(err))}")
             return False
@@ -68,7 +93,8 @@ class LIQEDemo(widgets.VBox):
             self.status.value = _message("warning", f"Model {self.model.arch} with random weights: the scores "
                                                     "are meaningless (for testing the app).")
         else:
-            self.status.value = _message("ok", f"Model {self.model.arch}, weights {html.escape(label)}")
+            self.status.value = _message("ok", f"Model {self.model.arch}, task set {self.model.task_set.name}, "
+                                               f"weights {html.escape(label)}")
         return True
 
     def _on_upload(self, change: dict) -> None:

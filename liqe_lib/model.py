@@ -27,7 +27,7 @@ from open_clip.transformer import text_global_pool
 from PIL import Image
 from torchvision.transforms.functional import to_pil_image
 
-from . import backbone
+from . import backbone, pretrained
 from .crops import EVAL_CROPS, eval_crops, normalize
 from .data.images import ImageSource, load_rgb
 from .vocab import APPEARANCE_ATTRIBUTES, DISTORTIONS, SCENES, TaskSet, get_task_set
@@ -196,10 +196,34 @@ class LIQE(torch.nn.Module):
             result.distortion, result.distortion_prob = DISTORTIONS[k], float(out.distortion[i, k])
         return result
 
-    def save(self, path: str | os.PathLike, **extra) -> None:
-        """Save as a `liqe-repro` checkpoint that `load_model(weights=path)` reads back."""
-        torch.save({"format": backbone.CHECKPOINT_FORMAT, "arch": self.arch, "task_set": self.task_set.name,
-                    "head": self.head, "state_dict": self.state_dict(), **extra}, path)
+    def save(self, path: str | os.PathLike, format: str = backbone.CHECKPOINT_FORMAT, precision: str = "openai",
+             **extra) -> None:
+        """Save the model; `load_model(weights=path)` reads every format back.
+
+        `liqe-repro` (default): the whole model with its architecture, task set and head (and
+        `extra` entries such as the training config). `clip`: a plain CLIP state dict in
+        OpenAI's layout, as the official `LIQE.pt`. `iqa-pytorch`: `{"params": {"clip_model.<key>":
+        ...}}` with OpenAI's fp16/fp32 split (`precision="fp32"`: fp32 throughout; see
+        `backbone.export_weights`), which IQA-PyTorch's LIQE loads. The last two record
+        neither the architecture nor the task set: read them back with `load_model(arch=...,
+        task_set=...)`; a linear head has no place in them and is refused.
+        """
+        if format == backbone.CHECKPOINT_FORMAT:
+            torch.save({"format": backbone.CHECKPOINT_FORMAT, "arch": self.arch, "task_set": self.task_set.name,
+                        "head": self.head, "state_dict": self.state_dict(), **extra}, path)
+            return
+        if format not in backbone.EXPORT_FORMATS:
+            raise ValueError(f"unknown weights format {format!r}; choose one of {backbone.EXPORT_FORMATS}")
+        if self.head != "prompts":
+            raise ValueError(f"a model with the {self.head} head cannot be saved in the {format} format (a CLIP "
+                             f"state dict has no place for the head): save it as {backbone.CHECKPOINT_FORMAT}")
+        if extra:
+            raise ValueError(f"the {format} format holds weights only; {sorted(extra)} need the "
+                             f"{backbone.CHECKPOINT_FORMAT} format")
+        torch.save(backbone.export_weights(self.clip, format, precision), path)
+        log.info("saved %s (%s format): it does not record the architecture (%s) or the task set (%s); read it "
+                 "with load_model(arch=%r, weights=..., task_set=%r)", path, format, self.arch, self.task_set.name,
+                 self.arch, self.task_set.name)
 
 
 def _as_rgb(image: ImageSource | torch.Tensor) -> Image.Image:
@@ -214,45 +238,98 @@ def _source_name(image, index: int) -> str:
     return str(image) if isinstance(image, (str, os.PathLike)) else f"image-{index}"
 
 
-def load_model(arch: str = "ViT-B-32", weights: str | os.PathLike | None = "openai", *,
-               task_set: str = "all", head: str = "prompts", device: str | torch.device = "cpu",
-               text_cache: bool = True) -> LIQE:
-    """Build a LIQE model: `weights` is None (random init, only when asked for), an open_clip
-    pretrained tag of `arch` (e.g. "openai"), or a weights file in any format of `backbone`.
+def load_model(arch: str | None = None, weights: str | os.PathLike | None = "openai", *,
+               task_set: str | None = None, head: str | None = None, device: str | torch.device = "cpu",
+               text_cache: bool = True, progress: bool = True) -> LIQE:
+    """Build a LIQE model. `weights` is one of:
 
-    A liqe-repro checkpoint brings its own architecture, task set and head. UNIQUE (arch
-    `unique-resnet34`, `liqe_lib.unique`) loads through here too, from "imagenet", None or its checkpoint.
+    * a named model of `pretrained.PRETRAINED` (`"liqe-koniq"`, `"liqe-mix"`, `"liqe-official"`):
+      downloaded into the cache on first use (progress bar unless `progress=False`), with its
+      recorded architecture, task set and head (`load_model("liqe-koniq")` says the same);
+    * a weights file in any format of `backbone`. A liqe-repro checkpoint brings its own
+      architecture, task set and head. The `clip` and `iqa-pytorch` formats record no task set:
+      the one the caller names is used; else, if the file is a known release
+      (`pretrained.identify`), the release's (logged); else `all`, with a warning;
+    * an open_clip pretrained tag of `arch` (e.g. "openai": plain CLIP), or None (random init).
+
+    `arch` defaults to the named model's, or ViT-B-32; a named model of another
+    architecture is refused. The returned model's `origin` (`pretrained.WeightsOrigin`) says
+    where its weights and task set came from. UNIQUE (arch `unique-resnet34`, `liqe_lib.unique`) loads
+    through here too, from "imagenet", None or its checkpoint.
     """
-    from . import unique  # unique builds on this module
-
-    if arch == unique.ARCH or _checkpoint_arch(weights) == unique.ARCH:
+    if arch in pretrained.PRETRAINED:  # a named model in the first place: load_model("liqe-koniq")
+        if weights not in ("openai", arch):
+            raise backbone.WeightsError(f"{arch!r} is a named model, not an architecture: pass it as weights= "
+                                        f"and drop weights={weights!r}")
+        arch, weights = None, arch
+    named = pretrained.lookup(weights)
+    if named is not None:
+        if arch is not None and arch != named.arch:
+            raise backbone.WeightsError(f"named model {named.name} is a {named.arch} model, not {arch}: "
+                                        f"drop the architecture or name the right one")
+        path = pretrained.fetch(named, progress=progress)
+        model = _from_file(path, named.arch, task_set or named.task_set, head or named.head, text_cache,
+                           pretrained.WeightsOrigin(named.name, named.format, task_set or named.task_set,
+                                                    "caller" if task_set else "named model"))
+        return model.to(device)
+    arch = arch or "ViT-B-32"
+    if arch == unique.ARCH:
         return unique.load_weights(weights, device)
     if weights is None or not os.path.exists(weights):
         tag = None if weights is None else str(weights)
         if tag is None:
             log.warning("building %s with random weights (weights=None)", arch)
-        model = LIQE(backbone.create_clip(arch, tag), backbone.tokenizer(arch), task_set, arch=arch, head=head,
-                     text_cache=text_cache)
+        model = LIQE(backbone.create_clip(arch, tag), backbone.tokenizer(arch), task_set or "all", arch=arch,
+                     head=head or "prompts", text_cache=text_cache)
+        model.origin = pretrained.WeightsOrigin(str(tag), None, model.task_set.name,
+                                                "caller" if task_set else "default of a model without a file")
         return model.to(device)
+    return _from_file(weights, arch, task_set, head or "prompts", text_cache).to(device)
+
+
+def _from_file(weights: str | os.PathLike, arch: str, task_set: str | None, head: str, text_cache: bool,
+               origin: pretrained.WeightsOrigin | None = None) -> LIQE:
+    """A LIQE model from a weights file (see `load_model` for how the task set is chosen)."""
     loaded = backbone.read_weights(weights)
+    if loaded.format == backbone.CHECKPOINT_FORMAT and loaded.meta.get("arch") == unique.ARCH:
+        model = unique.load_unique(weights)
+        model.origin = pretrained.WeightsOrigin(str(weights), loaded.format, model.task_set.name, "checkpoint")
+        return model
     if loaded.format == backbone.CHECKPOINT_FORMAT:
-        arch = loaded.meta["arch"]
-        model = LIQE(backbone.create_clip(arch), backbone.tokenizer(arch), loaded.meta["task_set"], arch=arch,
+        arch, recorded = loaded.meta["arch"], loaded.meta["task_set"]
+        if task_set is not None and task_set != recorded:
+            log.warning("%s records task set %r; it is used instead of %r", weights, recorded, task_set)
+        model = LIQE(backbone.create_clip(arch), backbone.tokenizer(arch), recorded, arch=arch,
                      head=loaded.meta["head"], text_cache=text_cache)
         try:
             model.load_state_dict(loaded.state_dict)
         except RuntimeError as err:
             raise backbone.WeightsError(f"checkpoint {weights} does not match its recorded model: {err}") from err
-    else:
-        model = LIQE(backbone.create_clip(arch), backbone.tokenizer(arch), task_set, arch=arch, head=head,
-                     text_cache=text_cache)
-        backbone.load_clip_state(model.clip, loaded.state_dict, f"{weights} ({loaded.format} format)")
-    return model.to(device)
+        model.origin = origin or pretrained.WeightsOrigin(str(weights), loaded.format, recorded, "checkpoint")
+        return model
+    if origin is None:
+        origin = _task_set_origin(weights, loaded.format, task_set)
+    model = LIQE(backbone.create_clip(arch), backbone.tokenizer(arch), origin.task_set, arch=arch, head=head,
+                 text_cache=text_cache)
+    backbone.load_clip_state(model.clip, loaded.state_dict, f"{weights} ({loaded.format} format)")
+    model.origin = origin
+    return model
 
 
-def _checkpoint_arch(weights: str | os.PathLike | None) -> str | None:
-    """The architecture a liqe-repro checkpoint file records (None for anything else)."""
-    if weights is None or not os.path.isfile(weights):
-        return None
-    loaded = backbone.read_weights(weights)
-    return loaded.meta.get("arch") if loaded.format == backbone.CHECKPOINT_FORMAT else None
+def _task_set_origin(weights: str | os.PathLike, format: str, task_set: str | None) -> pretrained.WeightsOrigin:
+    """The task set of a file whose format does not record it: the caller's, a known release's, or `all`."""
+    if task_set is not None:
+        return pretrained.WeightsOrigin(str(weights), format, task_set, "caller")
+    match = pretrained.identify(weights, format)
+    if match is not None:
+        release, how = match
+        log.info("%s is the release %s (matched by %s): task set %r, as %s", weights, release.name, how,
+                 release.task_set, release.title)
+        return pretrained.WeightsOrigin(str(weights), format, release.task_set, f"release {release.name}")
+    log.warning("%s (%s format) does not record its task set and is no known release: using task set 'all' "
+                "(495 prompts). A model trained with other prompts scores differently under them: name its task "
+                "set (load_model(task_set=...), liqe score --task-set ...)", weights, format)
+    return pretrained.WeightsOrigin(str(weights), format, "all", "default")
+
+
+from . import unique  # noqa: E402  (UNIQUE builds on LIQE; load_model dispatches to it)

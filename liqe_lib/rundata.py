@@ -49,6 +49,9 @@ def ensure_dataset(name: str, cfg: DataConfig) -> Path:
 
 def split_rows(name: str, cfg: DataConfig) -> dict[str, list[LabelRow]]:
     """train/val/test rows of dataset `name` in session `cfg.session`."""
+    carried = carried_split(name)
+    if carried is not None:
+        return carried
     if cfg.split == "official":
         labels = Path(cfg.labels_root) if cfg.labels_root else labels_root(cfg.root)
         return load_official_split(name, cfg.session, labels)
@@ -110,3 +113,12 @@ def all_rows(name: str, cfg: DataConfig) -> list[LabelRow]:
     """Every labelled row of a dataset (cross-dataset tests, Table 2)."""
     ensure_dataset(name, cfg)
     return load_rows(name, cfg.root, cfg.labels_root)
+
+
+# --- datasets registered at runtime (a user's CSV, `data.userdata`) ----------------------------------
+
+def carried_split(name: str) -> dict[str, list[LabelRow]] | None:
+    """The split a dataset registered at runtime carries (its file's `split` column, or the 70/10/20
+    split made once when it was registered), whatever `cfg.split` says; None for the registry's own."""
+    split = getattr(get_spec(name), "split", None)
+    return {part: list(rows) for part, rows in split.items()} if split else None

@@ -5,10 +5,13 @@ decoded first, one batch at a time, so that one unreadable file becomes a row wi
 an `error` instead of aborting its batch; only the decoded images reach the model.
 
 Weights are never chosen silently: open_clip's `openai` tag is plain CLIP, not a
-LIQE model, so there is no default checkpoint. `--weights` (or `$LIQE_WEIGHTS`)
-names a LIQE checkpoint (the official `LIQE.pt`, IQA-PyTorch's `liqe_mix.pt`, or a
-liqe-repro checkpoint); `--weights none` builds a random model for tests and every
-output row says so.
+LIQE model, so there is no default checkpoint. `--model` names a released model
+(`pretrained.PRETRAINED`: downloaded into the cache on first use); `--weights` (or
+`$LIQE_WEIGHTS`) names a LIQE checkpoint file (the official `LIQE.pt`, IQA-PyTorch's
+`liqe_mix.pt`, or a liqe-repro checkpoint); `--weights none` builds a random model for
+tests and every output row says so. `--task-set` names the prompts of a file whose
+format does not record them; when a known release or nothing decides it, the `weights`
+column says which task set was used and why (`pretrained.WeightsOrigin.label`).
 """
 from __future__ import annotations
 
@@ -27,7 +30,8 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from . import backbone
+from . import backbone, pretrained
+from .vocab import TASK_SETS
 from .data.images import ImageDecodeError, ImageSource, load_rgb
 from .model import LIQE, ImageScore, load_model
 
@@ -54,28 +58,37 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def load_scoring_model(weights: str | None, arch: str = "ViT-B-32", device: str | None = None) -> tuple[LIQE, str]:
-    """The model to score with, from a `--weights` value (see the module docstring), and its label
-    for the `weights` column: the checkpoint as given, or `RANDOM_LABEL`.
+def load_scoring_model(weights: str | None, arch: str | None = None, device: str | None = None, *,
+                       model: str | None = None, task_set: str | None = None) -> tuple[LIQE, str]:
+    """The model to score with, from `--model` / `--weights` values (see the module docstring), and
+    its label for the `weights` column: the named model, the checkpoint as given (plus how its task
+    set was chosen when the file does not record it), or `RANDOM_LABEL`.
 
     A value that looks like a path but names no file is reported as a missing file,
     not as an unknown open_clip tag.
     """
-    weights = weights or os.environ.get(WEIGHTS_ENV)
+    if model and weights:
+        raise backbone.WeightsError(f"give --model or --weights, not both (--model {model}, --weights {weights})")
+    weights = model or weights or os.environ.get(WEIGHTS_ENV)
     if not weights:
         raise backbone.WeightsError(
-            f"no LIQE weights given. Pass --weights /path/to/checkpoint (the official LIQE.pt, IQA-PyTorch's "
-            f"liqe_mix.pt or liqe_koniq.pt, or a checkpoint `liqe train` saved), or set ${WEIGHTS_ENV}; "
-            f"--weights {RANDOM_WEIGHTS} builds a random model (for tests only).")
+            f"no LIQE weights given. Pass --model NAME (one of {', '.join(pretrained.PRETRAINED)}: downloaded on "
+            f"first use), or --weights /path/to/checkpoint (the official LIQE.pt, IQA-PyTorch's liqe_mix.pt or "
+            f"liqe_koniq.pt, or a checkpoint `liqe train` saved), or set ${WEIGHTS_ENV}; --weights "
+            f"{RANDOM_WEIGHTS} builds a random model (for tests only).")
+    if model and pretrained.lookup(model) is None:
+        raise backbone.WeightsError(f"unknown named model {model!r}; choose one of {', '.join(pretrained.PRETRAINED)}")
     device = device or default_device()
     if weights == RANDOM_WEIGHTS:
-        return load_model(arch, None, device=device).eval(), RANDOM_LABEL
-    if not os.path.exists(weights):
+        return load_model(arch or "ViT-B-32", None, task_set=task_set, device=device).eval(), RANDOM_LABEL
+    if not os.path.exists(weights) and pretrained.lookup(weights) is None:
         if os.sep in weights or Path(weights).suffix:
             raise backbone.WeightsError(f"weights file {weights} does not exist")
         log.warning("weights %r is an open_clip tag: plain CLIP read through LIQE's prompts (zero-shot), "
                     "not a trained LIQE model", weights)
-    return load_model(arch, weights, device=device).eval(), weights
+    loaded = load_model(arch, weights, task_set=task_set, device=device).eval()
+    origin = getattr(loaded, "origin", None)
+    return loaded, origin.label() if origin is not None else str(weights)
 
 
 def score_sources(model: LIQE, items: Iterable[tuple[str, ImageSource]], batch_size: int = 8,
@@ -163,10 +176,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Score image files, folders (recursive) or glob patterns. Unreadable files get a row with "
                     "an error; the exit status is non-zero only if no image could be scored.")
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image file, folder or glob pattern")
+    parser.add_argument("--model", default=None, choices=list(pretrained.PRETRAINED),
+                        help="a named LIQE model, downloaded into $LIQE_CACHE on first use (`liqe models` lists them)")
     parser.add_argument("--weights", default=None,
                         help=f"LIQE checkpoint file (default: ${WEIGHTS_ENV}); '{RANDOM_WEIGHTS}' = random init, "
                              "for tests only")
-    parser.add_argument("--arch", default="ViT-B-32", choices=sorted(backbone.ARCHITECTURES),
+    parser.add_argument("--task-set", default=None, choices=sorted(TASK_SETS),
+                        help="the prompts of weights whose file does not record them (clip or iqa-pytorch format); "
+                             "default: a known release's, else all (said in the weights column)")
+    parser.add_argument("--arch", default=None, choices=sorted(backbone.ARCHITECTURES),
                         help="architecture for weights that do not record it (default: ViT-B-32)")
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     parser.add_argument("--batch-size", type=int, default=8, help="images per forward pass (default: 8)")
@@ -178,12 +196,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """`liqe score`: stdout gets the table or JSON, stderr the progress, warnings and one line per bad file."""
     try:
-        model, label = load_scoring_model(args.weights, args.arch, args.device)
+        model, label = load_scoring_model(args.weights, args.arch, args.device, model=args.model,
+                                          task_set=args.task_set)
     except backbone.WeightsError as err:
         print(f"liqe score: error: {err}", file=sys.stderr)
         return 2
     if label == RANDOM_LABEL:
-        print(f"liqe score: warning: --weights {RANDOM_WEIGHTS}: random {args.arch} model, scores are meaningless",
+        print(f"liqe score: warning: --weights {RANDOM_WEIGHTS}: random {model.arch} model, scores are meaningless",
               file=sys.stderr)
     paths = expand_paths(args.paths)
     rows = []

@@ -60,3 +60,34 @@ def test_demo_reports_missing_weights_in_the_status_line_instead_of_raising(tmp_
     app = demo.LIQEDemo(weights=str(tmp_path / "LIQE.pt"), arch="liqe-tiny")
     assert app.model is None
     assert "Cannot load the model" in app.status.value and "LIQE.pt does not exist" in app.status.value
+
+
+def test_demo_picker_loads_a_named_model_from_the_cache(tmp_path, monkeypatch, sample_images):
+    from liqe_lib import load_model, pretrained
+
+    monkeypatch.setenv(pretrained.CACHE_ENV, str(tmp_path))
+    load_model(arch="liqe-tiny", weights=None).save(tmp_path / "tiny_release.pt", format="iqa-pytorch")
+    monkeypatch.setitem(pretrained.PRETRAINED, "test-tiny", pretrained.PretrainedModel(
+        "test-tiny", "a cached test release", "liqe-tiny", "quality", "prompts", "iqa-pytorch", "nothing",
+        "tiny_release.pt", ("http://127.0.0.1:9/tiny_release.pt",), None, None, "test", "test"))
+    app = demo.LIQEDemo(model="test-tiny", device="cpu")
+    assert "test-tiny" in [value for _, value in app.picker.options] and app.weights.disabled
+    assert app.model is not None and "task set quality, weights test-tiny" in app.status.value
+    jpeg, _ = sample_images
+    app.upload.value = (upload(jpeg.name, jpeg.read_bytes()),)
+    card, = find(app, "liqe-result")
+    assert [row.children[0].value for row in card.children[1].children[1].children] == \
+        ["bad", "poor", "fair", "good", "perfect"]
+
+
+def test_demo_picker_explains_a_release_that_needs_a_browser_download(tmp_path, monkeypatch):
+    from liqe_lib import pretrained
+
+    monkeypatch.setenv(pretrained.CACHE_ENV, str(tmp_path))
+    app = demo.LIQEDemo(device="cpu")
+    assert app.model is None and app.picker.value == demo.DEFAULT_MODEL and "Pick a model" in app.status.value
+    app.picker.value = "liqe-official"
+    assert not app.load()
+    assert "Cannot load the model" in app.status.value and "LIQE.pt is not in the cache folder" in app.status.value
+    app.picker.value = demo.FILE_CHOICE
+    assert not app.weights.disabled

@@ -26,7 +26,7 @@ def image_dir(tmp_path_factory, sample_images):
 @pytest.fixture
 def random_tiny(monkeypatch, tiny_model):
     """Make `--weights none --arch liqe-tiny` reuse the session's seeded tiny model instead of building one."""
-    monkeypatch.setattr(score, "load_model", lambda arch, weights, device: tiny_model)
+    monkeypatch.setattr(score, "load_model", lambda arch, weights, **kwargs: tiny_model)
     return tiny_model
 
 

@@ -291,3 +291,36 @@ def load_rows(name: str, root: str | os.PathLike | None = None,
     if not images:
         raise FileNotFoundError(f"no images under {folder / spec.image_dir}; get {spec.title} from {spec.url}")
     return [LabelRow(f"{spec.image_dir}/{path}", math.nan, UNKNOWN, ()) for path in images.values()]
+
+
+# --- datasets registered at runtime: a user's labelled images (`data.userdata`) -----------------
+
+#: Label sources of datasets registered at runtime; `csv`: a user's CSV or LIQE-format label file,
+#: resolved once into a spec that carries its rows and split (`userdata.UserDatasetSpec`).
+RUNTIME_LABEL_SOURCES: tuple[str, ...] = ("csv",)
+
+
+def register_dataset(spec: DatasetSpec) -> DatasetSpec:
+    """Add a dataset to the registry of this process (`userdata.register_csv` does it for a user's file),
+    so a run handles it by name like the datasets above. A dataset of the table above cannot be replaced;
+    one registered at runtime can (the same file registered again, e.g. for another session's split)."""
+    if spec.label_source not in RUNTIME_LABEL_SOURCES:
+        raise ValueError(f"dataset {spec.name!r}: label source {spec.label_source!r} cannot be registered at runtime "
+                         f"(choose one of {RUNTIME_LABEL_SOURCES})")
+    old = DATASETS.get(spec.name)
+    if old is not None and old.label_source not in RUNTIME_LABEL_SOURCES:
+        raise ValueError(f"dataset name {spec.name!r} belongs to {old.title}: register yours under another name")
+    DATASETS[spec.name] = spec
+    return spec
+
+
+_load_table_rows = load_rows
+
+
+def load_rows(name: str, root: str | os.PathLike | None = None,  # noqa: F811 (adds the runtime label sources)
+              labels_dir: str | os.PathLike | None = None) -> list[LabelRow]:
+    """All label rows of a dataset: those a `csv` dataset was registered with, else `_load_table_rows`'s."""
+    spec = get_spec(name)
+    if spec.label_source == "csv":
+        return list(spec.rows)
+    return _load_table_rows(name, root, labels_dir)
