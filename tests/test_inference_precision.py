@@ -59,12 +59,9 @@ def test_auto_precision_is_fp32_on_cpu(tiny_model):
 def test_image_tower_attention_takes_the_fused_path(tiny_model, dtype):
     """Inference runs nn.MultiheadAttention's fused kernel (`_native_multi_head_attention`, which picks
     SDPA's flash/memory-efficient kernels on CUDA), not the unfused Python path of training."""
-    visual = tiny_model.clip.visual.to(dtype)
-    try:
-        with torch.inference_mode(), profile() as prof:
-            visual(torch.zeros(2, 3, 224, 224, dtype=dtype))
-    finally:
-        visual.float()
+    visual = copy.deepcopy(tiny_model.clip.visual).to(dtype)
+    with torch.inference_mode(), profile() as prof:
+        visual(torch.zeros(2, 3, 224, 224, dtype=dtype))
     layers = len(visual.transformer.resblocks)
     assert sum(event.name == "aten::_native_multi_head_attention" for event in prof.events()) == layers
 
