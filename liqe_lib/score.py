@@ -175,6 +175,11 @@ def to_row(scored: Scored, weights: str) -> dict:
     return row
 
 
+def journal_header(model: LIQE, label: str) -> dict:
+    """What rows must agree on to share one CSV (`sharding`): the weights, the architecture and the columns."""
+    return {"weights": label, "arch": model.arch, "columns": columns(model)}
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "score", help="score images with a LIQE model",
@@ -217,8 +222,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"liqe score: warning: --weights {RANDOM_WEIGHTS}: random {model.arch} model, scores are meaningless",
               file=sys.stderr)
     paths = expand_paths(args.paths)
-    journal = sharding.Journal(args.csv, {"weights": label, "arch": model.arch, "columns": columns(model)},
-                               ctx) if args.csv else None
+    journal = sharding.Journal(args.csv, journal_header(model, label), ctx) if args.csv else None
     try:
         todo = journal.start(paths, device.type) if journal else paths
     except sharding.JournalMismatch as err:
