@@ -111,9 +111,9 @@ def context() -> Context:
     return Context(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", "0")))
 
 
-def setup(device_type: str, backend: str | None = None, timeout: timedelta | None = None) -> Context:
-    """Join the process group of `context()` (a no-op in one process): NCCL on GPUs, gloo on CPU, unless
-    `backend` says otherwise; `timeout` bounds every collective (torch's default: 30 minutes)."""
+def setup(device_type: str = "cpu", backend: str | None = None, timeout: timedelta | None = None) -> Context:
+    """Join the process group of `context()` (a no-op in one process): NCCL for a CUDA `device_type`, else
+    gloo, unless `backend` says; `timeout` bounds every collective (torch's default: 30 minutes)."""
     ctx = context()
     if ctx.enabled and not dist.is_initialized():
         dist.init_process_group(backend=backend or ("nccl" if device_type == "cuda" else "gloo"), timeout=timeout)

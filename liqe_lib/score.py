@@ -198,7 +198,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="architecture for weights that do not record it (default: ViT-B-32)")
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     parser.add_argument("--batch-size", type=int, default=8, help="images per forward pass (default: 8)")
-    parser.add_argument("--csv", type=Path, metavar="OUT", help="write the rows to this CSV file")
+    parser.add_argument("--csv", type=Path, metavar="OUT", help="write the rows to this CSV file; rows are journaled in OUT.parts/ until all are "
+                                                      "done, so a rerun after a kill scores only the rest")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
     parser.set_defaults(func=run)
 
@@ -224,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
     paths = expand_paths(args.paths)
     journal = sharding.Journal(args.csv, journal_header(model, label), ctx) if args.csv else None
     try:
-        todo = journal.start(paths, device.type) if journal else paths
+        todo = journal.start(paths) if journal else paths
     except sharding.JournalMismatch as err:
         return _error(ctx, str(err))
     rows = []
@@ -234,9 +235,11 @@ def run(args: argparse.Namespace) -> int:
                                     progress=bar):
             if scored.error:
                 bar.write(f"liqe score: cannot read {scored.name}: {scored.error}", file=sys.stderr)
-            rows.append(to_row(scored, label))
+            row = to_row(scored, label)
             if journal:
-                journal.append(rows[-1])
+                journal.append(row)
+            else:
+                rows.append(row)
     table = journal.finish(paths, columns(model)) if journal else pd.DataFrame(rows, columns=columns(model))
     if table is None:  # another process of a torchrun writes the CSV and reports
         return 0
@@ -247,7 +250,6 @@ def run(args: argparse.Namespace) -> int:
     scored_count = int(table["error"].isna().sum())
     print(f"liqe score: {scored_count} of {len(paths)} images scored", file=sys.stderr)
     return 0 if scored_count else 1
-
 
 
 def _error(ctx: runtime.Context, message: str) -> int:

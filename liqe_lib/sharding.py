@@ -57,7 +57,7 @@ def journal_folder(csv: Path) -> Path:
     return csv.with_name(csv.name + JOURNAL_SUFFIX)
 
 
-def complete_lines(file: Path) -> list[str]:
+def _complete_lines(file: Path) -> list[str]:
     """The lines of `file` that end in a newline: a line cut short by a kill is not one of them."""
     text = file.read_text(encoding="utf-8")
     return text.split("\n")[:-1]
@@ -70,7 +70,7 @@ def read_journal(folder: Path, header: dict) -> dict[str, dict]:
     """
     rows: dict[str, dict] = {}
     for file in sorted(folder.glob("rank-*.jsonl")):
-        lines = complete_lines(file)
+        lines = _complete_lines(file)
         if not lines:
             continue
         recorded = json.loads(lines[0])
@@ -108,10 +108,11 @@ class Journal:
         self.folder = journal_folder(self.csv)
         self._out: IO[str] | None = None
 
-    def start(self, paths: Sequence[str], device_type: str) -> list[str]:
+    def start(self, paths: Sequence[str]) -> list[str]:
         """Join the other processes and return this one's share of the `paths` the journal does not hold."""
-        runtime.setup(device_type, backend="gloo", timeout=FINISH_TIMEOUT)
-        todo = [p for p in paths if p not in read_journal(self.folder, self.header)]
+        runtime.setup(backend="gloo", timeout=FINISH_TIMEOUT)
+        done = read_journal(self.folder, self.header)
+        todo = [p for p in paths if p not in done]
         if len(todo) < len(paths) and self.ctx.is_main:
             log.info("%d of %d images already scored (journal %s), scoring %d", len(paths) - len(todo), len(paths),
                      self.folder, len(todo))

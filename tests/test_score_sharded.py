@@ -23,7 +23,7 @@ from liqe_lib import cli, score, sharding
 REPO = Path(__file__).resolve().parents[1]
 MODEL_ARGS = ("--weights", "none", "--arch", "liqe-tiny", "--device", "cpu")
 SIZES = ((64, 48), (300, 200), (128, 128), (500, 333))  # (width, height): upscaled, cropped and square images
-IMAGES = 8  # and one corrupt file: 4 images per process, so a killed run has some left
+IMAGES = 20  # and one corrupt file: 10 per process, so a run killed after its first rows has most left
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,7 @@ def test_killed_run_resumes_scoring_only_the_unscored_images(image_dir, referenc
     deadline = time.monotonic() + 120
     while not (journal.exists() and sharding.read_journal(journal, header)):
         assert run.poll() is None and time.monotonic() < deadline, "no row was journaled before the run ended"
-        time.sleep(0.05)
+        time.sleep(0.02)
     processes = [psutil.Process(run.pid), *psutil.Process(run.pid).children(recursive=True)]
     for process in processes:
         process.send_signal(signal.SIGKILL)
