@@ -37,10 +37,18 @@ def seconds_per_call(fn: Callable[[], object], repeat: int = 3, warmup: int = 1)
     return min(times)
 
 
-def matmul_peak_gflops(n: int = 4096) -> float:
-    """The machine's fp32 matmul rate: the ceiling any model on this CPU can reach."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    return 2 * n**3 / seconds_per_call(lambda: torch.matmul(a, b), repeat=5) / 1e9
+def matmul_peak_gflops(n: int = 4096, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> float:
+    """The device's dense matmul rate in `dtype`: the ceiling any model on it can reach."""
+    a, b = (torch.randn(n, n, device=device).to(dtype) for _ in range(2))
+    cuda = torch.device(device).type == "cuda"
+
+    def product() -> None:
+        for _ in range(10 if cuda else 1):
+            torch.matmul(a, b)
+        if cuda:
+            torch.cuda.synchronize()
+
+    return 2 * n**3 * (10 if cuda else 1) / seconds_per_call(product, repeat=5) / 1e9
 
 
 def padded_to_77(tokens: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
+from .data.crop_loader import default_workers
 from .data.images import ImageSource, load_rgb
 from .model import LIQE
 from .score import score_sources
@@ -121,13 +122,13 @@ def read_cache(cache: str | os.PathLike) -> pd.DataFrame:
 
 
 def score_playground(model: LIQE, paths: Iterable[str | os.PathLike], cache: str | os.PathLike,
-                     batch_size: int = 32) -> pd.Series:
+                     batch_size: int = 32, workers: int | None = None) -> pd.Series:
     """Quality scores of `paths` (a Series indexed by path), computed once and cached.
 
     `cache` is a JSONL file of one model's scores (use one file per model): paths it
     already holds are not scored again, new results are appended (and flushed) as each batch finishes.
     Unreadable files are cached with their error, left out of the result and counted
-    in a warning.
+    in a warning. `workers` decode ahead of the model (default: `crop_loader.default_workers`).
     """
     paths = list(dict.fromkeys(str(p) for p in paths))
     done = read_cache(cache)
@@ -135,7 +136,8 @@ def score_playground(model: LIQE, paths: Iterable[str | os.PathLike], cache: str
     log.info("playground: %d images, %d cached, %d to score", len(paths), len(paths) - len(todo), len(todo))
     _end_torn_line(Path(cache))
     with open(cache, "a") as handle, tqdm(total=len(todo), unit="image", desc="gMAD playground") as bar:
-        for scored in score_sources(model, ((p, p) for p in todo), batch_size, bar):
+        for scored in score_sources(model, [(p, p) for p in todo], batch_size, bar,
+                                    workers=default_workers(model.device) if workers is None else workers):
             record = {"path": scored.name, "score": scored.result.score if scored.result else None,
                       "error": scored.error}
             handle.write(json.dumps(record) + "\n")

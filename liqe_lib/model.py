@@ -25,16 +25,18 @@ from typing import Sequence
 import torch
 from open_clip.transformer import text_global_pool
 from PIL import Image
-from torchvision.transforms.functional import to_pil_image
 
 from . import backbone, pretrained
-from .crops import EVAL_CROPS, eval_crops, normalize
-from .data.images import ImageSource, load_rgb
+from .crops import normalize
+from .data.crop_loader import ScoreInput, crop_batches
+from .data.images import ImageDecodeError
 from .vocab import APPEARANCE_ATTRIBUTES, DISTORTIONS, SCENES, TaskSet, get_task_set
 
 log = logging.getLogger(__name__)
 
 HEADS = ("prompts", "linear")
+#: Precisions of `LIQE.use_precision` ("auto": bf16 on CUDA, fp32 elsewhere).
+INFERENCE_PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass
@@ -124,10 +126,13 @@ class LIQE(torch.nn.Module):
         visual_dtype = self.clip.visual.conv1.weight.dtype  # fp16 with the official fp16 weights
         image = self.clip.encode_image(crops.flatten(0, 1).to(visual_dtype), normalize=True)
         if self.quality_head is not None:
+            image = image.to(self.quality_head.weight.dtype)
             score = self.quality_head(image.view(batch, views, -1).mean(dim=1)).squeeze(-1)
             return LIQEOutput((), None, None, None, score)
-        text = self.text_features().to(image.dtype)
-        logits = (self.clip.logit_scale.exp() * image @ text.T).view(batch, views, -1).mean(dim=1)
+        text = self.text_features()
+        # the wider of the towers' dtypes: fp16 with the official fp16 weights, fp32 behind a bf16 image tower
+        dtype = torch.promote_types(image.dtype, text.dtype)
+        logits = (self.clip.logit_scale.exp() * image.to(dtype) @ text.to(dtype).T).view(batch, views, -1).mean(dim=1)
         groups, start = [], 0
         for group in self.task_set.groups:
             size = math.prod(group.shape)
@@ -152,34 +157,65 @@ class LIQE(torch.nn.Module):
         return None
 
     # --- practitioner API ----------------------------------------------------------
+    def use_precision(self, precision: str) -> "LIQE":
+        """Run the image tower in `precision` for inference: "fp32", "bf16", or "auto" (bf16 on CUDA, else fp32).
+
+        Only the image tower changes: the text features are computed once and cached, so the
+        text tower stays as it is, and the logits are then computed in fp32 (`forward`):
+        a bf16 logit of a cosine x 100 would be off by up to 0.125 before the softmax. bf16
+        weights rather than autocast skip a cast of every weight at every forward. Scores
+        stay within 0.01 of fp32 (`tests/test_inference_precision.py`); "fp32" is exact. The
+        conversion rounds the weights: a model turned bf16 is not made exact again by "fp32";
+        reload it instead.
+        """
+        if precision == "auto":
+            precision = "bf16" if self.device.type == "cuda" else "fp32"
+        if precision not in INFERENCE_PRECISIONS:
+            raise ValueError(f"unknown inference precision {precision!r}; choose one of {INFERENCE_PRECISIONS}")
+        self.clip.visual.to(torch.bfloat16 if precision == "bf16" else torch.float32)
+        return self
+
     @property
     def device(self) -> torch.device:
         return self.clip.logit_scale.device
 
-    @torch.inference_mode()
-    def score(self, images: Sequence[ImageSource | torch.Tensor] | ImageSource | torch.Tensor,
-              batch_size: int = 8) -> list[ImageScore]:
+    def score(self, images: Sequence[ScoreInput] | ScoreInput, batch_size: int = 8,
+              workers: int = 0) -> list[ImageScore]:
         """Score images given as paths, encoded bytes, PIL images or uint8/float (3, H, W) tensors.
 
         Each image is AdaptiveResized and cut into its own 15 evaluation crops, so the
-        result of an image does not depend on the batch it is in. `batch_size` images
-        go through one forward pass on an accelerator; on CPU every image gets its own
-        (its 15 crops' activations stay in cache: ViT-B-32 on 2 cores encodes 17.7
-        crops/s 15 at a time and 14.7 crops/s 120 at a time, `benchmarks/scoring.py`).
+        result of an image does not depend on the batch it is in. `workers` processes
+        decode and crop ahead of the model (`data.crop_loader`; the results do not depend
+        on it). An unreadable image raises `ImageDecodeError`; `score.score_sources` makes
+        it an error row instead.
         """
         if isinstance(images, (str, os.PathLike, bytes, Image.Image, torch.Tensor)):
             images = [images]
-        if self.device.type == "cpu":
-            batch_size = 1
+        named = [(str(x) if isinstance(x, (str, os.PathLike)) else f"image-{i}", x) for i, x in enumerate(images)]
+        results: list[ImageScore] = []
+        for batch in crop_batches(named, batch_size, workers, pin_memory=self.device.type == "cuda"):
+            for name, error in zip(batch.names, batch.errors):
+                if error is not None:
+                    raise ImageDecodeError(name, error)
+            results += self.score_crops(batch.crops, batch.names)
+        return results
+
+    @torch.inference_mode()
+    def score_crops(self, crops: torch.Tensor, names: Sequence[str]) -> list[ImageScore]:
+        """`ImageScore`s of images given as their uint8 evaluation crops, (B, U, 3, 224, 224), in eval mode.
+
+        All B images go through one forward pass on an accelerator; on CPU every
+        image gets its own (its 15 crops' activations stay in cache: ViT-B-32 on 2 cores
+        encodes 17.7 crops/s 15 at a time and 14.7 crops/s 120 at a time, `benchmarks/scoring.py`).
+        """
+        per_forward = 1 if self.device.type == "cpu" else len(crops)
         was_training = self.training
         self.eval()
         try:
             results: list[ImageScore] = []
-            for start in range(0, len(images), batch_size):
-                chunk = images[start:start + batch_size]
-                crops = torch.stack([eval_crops(_as_rgb(x), EVAL_CROPS) for x in chunk]).to(self.device)
-                out = self(normalize(crops))
-                results.extend(self._describe(_source_name(x, start + i), out, i) for i, x in enumerate(chunk))
+            for start in range(0, len(crops), per_forward):
+                out = self(normalize(crops[start:start + per_forward].to(self.device, non_blocking=True)))
+                results += [self._describe(names[start + i], out, i) for i in range(len(out.score))]
             return results
         finally:
             self.train(was_training)
@@ -224,18 +260,6 @@ class LIQE(torch.nn.Module):
         log.info("saved %s (%s format): it does not record the architecture (%s) or the task set (%s); read it "
                  "with load_model(arch=%r, weights=..., task_set=%r)", path, format, self.arch, self.task_set.name,
                  self.arch, self.task_set.name)
-
-
-def _as_rgb(image: ImageSource | torch.Tensor) -> Image.Image:
-    if isinstance(image, torch.Tensor):
-        if image.ndim != 3 or image.shape[0] not in (1, 3):
-            raise ValueError(f"an image tensor must be shaped (3, H, W) or (1, H, W), got {tuple(image.shape)}")
-        image = to_pil_image(image if image.dtype == torch.uint8 else image.clamp(0, 1))
-    return load_rgb(image)
-
-
-def _source_name(image, index: int) -> str:
-    return str(image) if isinstance(image, (str, os.PathLike)) else f"image-{index}"
 
 
 def load_model(arch: str | None = None, weights: str | os.PathLike | None = "openai", *,

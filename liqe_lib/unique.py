@@ -100,6 +100,7 @@ class UNIQUE(torch.nn.Module):
     # The practitioner API of LIQE, reused as is: per-image evaluation crops, ImageScore results
     # (score only: quality_probs stays empty; the std is in `forward(...).uncertainty`).
     score = LIQE.score
+    score_crops = LIQE.score_crops
     _describe = LIQE._describe
 
     def save(self, path: str | os.PathLike, **extra) -> None:

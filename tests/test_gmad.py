@@ -100,11 +100,11 @@ def playground(tmp_path):
 
 @pytest.fixture
 def counted(monkeypatch, tiny_model):
-    """The tiny model, recording how many images each `score` call receives."""
+    """The tiny model, recording how many images each `score_crops` call (one per batch) receives."""
     calls: list[int] = []
-    score = tiny_model.score
-    monkeypatch.setattr(tiny_model, "score", lambda images, batch_size=8: calls.append(len(images)) or
-                        score(images, batch_size))
+    score_crops = tiny_model.score_crops
+    monkeypatch.setattr(tiny_model, "score_crops", lambda crops, names: calls.append(len(names)) or
+                        score_crops(crops, names))
     return tiny_model, calls
 
 
