@@ -84,3 +84,10 @@ def score_args(*argv):
     parser = argparse.ArgumentParser()
     score.register(parser.add_subparsers())
     return parser.parse_args(["score", "--weights", "none", *argv])
+
+
+def test_compiled_image_tower_gives_the_same_scores(tiny_model, sample_images):
+    compiled = copy.deepcopy(tiny_model)
+    score.prepare_for_inference(compiled, "fp32", compile=True)
+    expected = [r.score for r in tiny_model.score(list(sample_images))]
+    assert [r.score for r in compiled.score(list(sample_images))] == pytest.approx(expected, abs=1e-5)
