@@ -17,14 +17,16 @@ The processes meet twice, at a gloo barrier (the group only coordinates, images 
 never cross it, so it needs no GPU): after reading the journal, so that none appends before
 all have computed their shares from the same state, and at the end, after which process 0
 writes the CSV in input order and removes the journal. The CSV is written to a temporary
-file and renamed over `out.csv`, so a file at that path is always complete. It holds exactly
-the rows a single-process run writes: the journal keeps the records `score.to_row` made, and
-JSON gives floats back bit for bit.
+file and renamed over `out.csv`, so a file at that path is always complete. It holds the
+rows a single-process run writes: the journal keeps the records `score.to_row` made, and
+JSON gives floats back bit for bit (on a GPU a score may still move in its last bits with
+the other images of its batch, as it does between batch sizes in one process).
 
-The first line of every journal file is a header saying what makes rows comparable (the
-weights label, architecture and columns); a rerun with a different header is refused rather
-than mixing two models' scores in one CSV. Weights are known by their label (the name or
-path given), so a checkpoint overwritten in place is not noticed.
+The first line of every journal file is a header saying what makes rows comparable
+(`score.journal_header`: the weights label, architecture, columns and dtypes); a rerun with
+a different header is refused rather than mixing two models' scores in one CSV. Weights are
+known by their label (the name or path given), so a checkpoint overwritten in place is not
+noticed.
 """
 from __future__ import annotations
 
@@ -50,7 +52,7 @@ FINISH_TIMEOUT = timedelta(days=7)
 
 
 class JournalMismatch(ValueError):
-    """The journal next to the CSV was written by a run with other weights, architecture or columns."""
+    """The journal next to the CSV was written with other settings (`score.journal_header`)."""
 
 
 def journal_folder(csv: Path) -> Path:
