@@ -14,6 +14,7 @@ import logging
 import os
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -102,16 +103,30 @@ class Context:
         return self.world_size > 1
 
 
-def setup(device_type: str) -> Context:
-    """Join the process group that `torchrun` describes in the environment (a no-op without it)."""
+def context() -> Context:
+    """This process's place among those that `torchrun` describes in the environment (one process without it)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
         return Context()
-    ctx = Context(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", "0")))
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
-        log.info("process %d of %d joined the %s process group", ctx.rank, world_size, dist.get_backend())
+    return Context(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def setup(device_type: str = "cpu", backend: str | None = None, timeout: timedelta | None = None) -> Context:
+    """Join the process group of `context()` (a no-op in one process): NCCL for a CUDA `device_type`, else
+    gloo, unless `backend` says; `timeout` bounds every collective (torch's default: 30 minutes)."""
+    ctx = context()
+    if ctx.enabled and not dist.is_initialized():
+        dist.init_process_group(backend=backend or ("nccl" if device_type == "cuda" else "gloo"), timeout=timeout)
+        log.info("process %d of %d joined the %s process group", ctx.rank, ctx.world_size, dist.get_backend())
     return ctx
+
+
+def process_device(device: torch.device, ctx: Context) -> torch.device:
+    """The device of this process: under `torchrun` a CUDA device becomes GPU LOCAL_RANK (made current)."""
+    if ctx.enabled and device.type == "cuda":
+        device = torch.device("cuda", ctx.local_rank)
+        torch.cuda.set_device(device)
+    return device
 
 
 def barrier(ctx: Context) -> None:

@@ -11,9 +11,12 @@ LIQE model, so there is no default checkpoint. `--model` names a released model
 (`pretrained.PRETRAINED`: downloaded into the cache on first use); `--weights` (or
 `$LIQE_WEIGHTS`) names a LIQE checkpoint file (the official `LIQE.pt`, IQA-PyTorch's
 `liqe_mix.pt`, or a liqe-repro checkpoint); `--weights none` builds a random model for
-tests and every output row says so. `--task-set` names the prompts of a file whose
-format does not record them; when a known release or nothing decides it, the `weights`
-column says which task set was used and why (`pretrained.WeightsOrigin.label`).
+tests (seeded, so that every process of a sharded run builds the same one) and every
+output row says so. `--task-set` names the prompts of a file whose format does not
+record them; when a known release or nothing decides it, the `weights` column says
+which task set was used and why (`pretrained.WeightsOrigin.label`).
+
+With `--csv`, scoring is resumable and can be shared by `torchrun` processes (`sharding`).
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from . import backbone, pretrained
+from . import backbone, pretrained, runtime, sharding
 from .vocab import TASK_SETS
 from .data.crop_loader import crop_batches, default_workers
 from .data.images import ImageSource
@@ -83,7 +86,9 @@ def load_scoring_model(weights: str | None, arch: str | None = None, device: str
         raise backbone.WeightsError(f"unknown named model {model!r}; choose one of {', '.join(pretrained.PRETRAINED)}")
     device = device or default_device()
     if weights == RANDOM_WEIGHTS:
-        return load_model(arch or "ViT-B-32", None, task_set=task_set, device=device).eval(), RANDOM_LABEL
+        with torch.random.fork_rng(devices=[]):  # seeded: every process of a sharded or resumed run gets the same
+            torch.manual_seed(0)
+            return load_model(arch or "ViT-B-32", None, task_set=task_set, device=device).eval(), RANDOM_LABEL
     if not os.path.exists(weights) and pretrained.lookup(weights) is None:
         if os.sep in weights or Path(weights).suffix:
             raise backbone.WeightsError(f"weights file {weights} does not exist")
@@ -167,6 +172,13 @@ def to_row(scored: Scored, weights: str) -> dict:
     return row
 
 
+def journal_header(model: LIQE, label: str) -> dict:
+    """What rows must agree on to share one CSV (`sharding`): the weights, the architecture, the columns and
+    the dtypes of the weights (`--precision` bf16 scores differ from fp32 ones by up to 0.01)."""
+    return {"weights": label, "arch": model.arch, "columns": columns(model),
+            "dtypes": sorted({str(p.dtype).removeprefix("torch.") for p in model.parameters()})}
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "score", help="score images with a LIQE model",
@@ -194,39 +206,57 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the image tower (pays on a GPU over many images; the first batches wait "
                              "for the compiler)")
-    parser.add_argument("--csv", type=Path, metavar="OUT", help="write the rows to this CSV file")
+    parser.add_argument("--csv", type=Path, metavar="OUT",
+                        help="write the rows to this CSV file; rows are journaled in OUT.parts/ until all are done, "
+                             "so a rerun after a kill scores only the rest")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON instead of a table")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """`liqe score`: stdout gets the table or JSON, stderr the progress, warnings and one line per bad file."""
+    """`liqe score`: stdout gets the table or JSON, stderr the progress, warnings and one line per bad file.
+
+    With `--csv` the rows go through a journal (`sharding`), so that a killed run resumes and
+    `torchrun` processes share the images; process 0 alone reports, the others print nothing.
+    """
+    ctx = runtime.context()
+    if ctx.enabled and not args.csv:
+        return _error(ctx, f"{ctx.world_size} processes write one table: pass --csv OUT")
+    device = runtime.process_device(torch.device(args.device or default_device()), ctx)
     try:
-        model, label = load_scoring_model(args.weights, args.arch, args.device, model=args.model,
+        model, label = load_scoring_model(args.weights, args.arch, str(device), model=args.model,
                                           task_set=args.task_set)
     except backbone.WeightsError as err:
-        print(f"liqe score: error: {err}", file=sys.stderr)
-        return 2
+        return _error(ctx, str(err))
     try:
         prepare_for_inference(model, args.precision, args.compile)
     except ValueError as err:
-        print(f"liqe score: error: {err}", file=sys.stderr)
-        return 2
-    if label == RANDOM_LABEL:
+        return _error(ctx, str(err))
+    if label == RANDOM_LABEL and ctx.is_main:
         print(f"liqe score: warning: --weights {RANDOM_WEIGHTS}: random {model.arch} model, scores are meaningless",
               file=sys.stderr)
     paths = expand_paths(args.paths)
+    journal = sharding.Journal(args.csv, journal_header(model, label), ctx) if args.csv else None
+    try:
+        todo = journal.start(paths) if journal else paths
+    except sharding.JournalMismatch as err:
+        return _error(ctx, str(err))
     rows = []
-    with tqdm(total=len(paths), unit="image", desc="liqe score", file=sys.stderr, disable=None) as bar:
-        for scored in score_sources(model, [(p, p) for p in paths], args.batch_size, bar,
+    with tqdm(total=len(todo), unit="image", desc=f"liqe score {ctx.rank}" if ctx.enabled else "liqe score",
+              position=ctx.rank, file=sys.stderr, disable=None) as bar:
+        for scored in score_sources(model=model, items=[(p, p) for p in todo], batch_size=args.batch_size,
+                                    progress=bar,
                                     workers=default_workers(model.device) if args.workers is None else args.workers):
             if scored.error:
                 bar.write(f"liqe score: cannot read {scored.name}: {scored.error}", file=sys.stderr)
-            rows.append(to_row(scored, label))
-    table = pd.DataFrame(rows, columns=columns(model))
-    if args.csv:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(args.csv, index=False)
+            row = to_row(scored, label)
+            if journal:
+                journal.append(row)
+            else:
+                rows.append(row)
+    table = journal.finish(paths, columns(model)) if journal else pd.DataFrame(rows, columns=columns(model))
+    if table is None:  # another process of a torchrun writes the CSV and reports
+        return 0
     if args.json:
         print(json.dumps(table.astype(object).where(table.notna(), None).to_dict("records"), indent=2))
     else:
@@ -235,3 +265,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"liqe score: {scored_count} of {len(paths)} images scored", file=sys.stderr)
     return 0 if scored_count else 1
 
+
+def _error(ctx: runtime.Context, message: str) -> int:
+    """The CLI's one-line error, printed once however many processes hit it (all of them exit non-zero)."""
+    if ctx.is_main:
+        print(f"liqe score: error: {message}", file=sys.stderr)
+    return 2

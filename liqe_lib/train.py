@@ -73,9 +73,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
     cfg = cfg.resolved()
     device = runtime.resolve_device(cfg.device)
     ctx = runtime.setup(device.type)
-    if ctx.enabled and device.type == "cuda":
-        device = torch.device("cuda", ctx.local_rank)
-        torch.cuda.set_device(device)
+    device = runtime.process_device(device, ctx)
     out_dir = Path(cfg.out_dir)
     if ctx.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
