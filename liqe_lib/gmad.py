@@ -23,6 +23,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
+from . import sharding
 from .data.crop_loader import default_workers
 from .data.images import ImageSource, load_rgb
 from .model import LIQE
@@ -109,14 +110,8 @@ def plot_pairs(pairs: pd.DataFrame, image: Callable[[str], ImageSource] = str,
 
 def read_cache(cache: str | os.PathLike) -> pd.DataFrame:
     """The cache's records (path, score, error), last record per path wins; a torn last line is ignored."""
-    records = []
     cache = Path(cache)
-    if cache.exists():
-        for number, line in enumerate(cache.read_text().splitlines(), 1):
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                log.warning("%s:%d: skipping an unreadable cache line (an interrupted write?)", cache, number)
+    records = [json.loads(line) for line in sharding.complete_lines(cache)] if cache.exists() else []
     table = pd.DataFrame(records, columns=["path", "score", "error"])
     return table.drop_duplicates("path", keep="last").set_index("path")
 
@@ -134,8 +129,7 @@ def score_playground(model: LIQE, paths: Iterable[str | os.PathLike], cache: str
     done = read_cache(cache)
     todo = [p for p in paths if p not in done.index]
     log.info("playground: %d images, %d cached, %d to score", len(paths), len(paths) - len(todo), len(todo))
-    _end_torn_line(Path(cache))
-    with open(cache, "a") as handle, tqdm(total=len(todo), unit="image", desc="gMAD playground") as bar:
+    with sharding.open_for_append(Path(cache)) as handle, tqdm(total=len(todo), unit="image", desc="gMAD playground") as bar:
         for scored in score_sources(model, [(p, p) for p in todo], batch_size, bar,
                                     workers=default_workers(model.device) if workers is None else workers):
             record = {"path": scored.name, "score": scored.result.score if scored.result else None,
@@ -147,12 +141,3 @@ def score_playground(model: LIQE, paths: Iterable[str | os.PathLike], cache: str
     if unreadable:
         log.warning("playground: skipped %d unreadable of %d images (errors in %s)", unreadable, len(paths), cache)
     return table["score"].dropna().astype(float).rename("score")
-
-
-def _end_torn_line(cache: Path) -> None:
-    """Terminate a last line an interrupted run left half-written, so the next record starts a line of its own."""
-    if cache.exists() and cache.stat().st_size:
-        with open(cache, "rb+") as handle:
-            handle.seek(-1, os.SEEK_END)
-            if handle.read(1) != b"\n":
-                handle.write(b"\n")

@@ -59,7 +59,7 @@ def journal_folder(csv: Path) -> Path:
     return csv.with_name(csv.name + JOURNAL_SUFFIX)
 
 
-def _complete_lines(file: Path) -> list[str]:
+def complete_lines(file: Path) -> list[str]:
     """The lines of `file` that end in a newline: a line cut short by a kill is not one of them."""
     text = file.read_text(encoding="utf-8")
     return text.split("\n")[:-1]
@@ -72,7 +72,7 @@ def read_journal(folder: Path, header: dict) -> dict[str, dict]:
     """
     rows: dict[str, dict] = {}
     for file in sorted(folder.glob("rank-*.jsonl")):
-        lines = _complete_lines(file)
+        lines = complete_lines(file)
         if not lines:
             continue
         recorded = json.loads(lines[0])
@@ -86,13 +86,14 @@ def read_journal(folder: Path, header: dict) -> dict[str, dict]:
     return rows
 
 
-def _open_for_append(file: Path, header: dict) -> IO[str]:
-    """`file` for appending rows, its partial last line (if a kill left one) cut off, its header written if new."""
+def open_for_append(file: Path, header: dict | None = None) -> IO[str]:
+    """`file` for appending JSON lines, its partial last line (if a kill left one) cut off, and `header`
+    written first if the file is new (also gMAD's playground cache, `gmad.score_playground`)."""
     if file.exists():
         with file.open("r+b") as f:
             f.truncate(f.read().rfind(b"\n") + 1)
     out = file.open("a", encoding="utf-8")
-    if out.tell() == 0:
+    if out.tell() == 0 and header is not None:
         out.write(json.dumps(header) + "\n")
         out.flush()
     return out
@@ -120,7 +121,7 @@ class Journal:
                      self.folder, len(todo))
         runtime.barrier(self.ctx)  # every process has read the journal before any appends to it
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._out = _open_for_append(self.folder / f"rank-{self.ctx.rank}-of-{self.ctx.world_size}.jsonl",
+        self._out = open_for_append(self.folder / f"rank-{self.ctx.rank}-of-{self.ctx.world_size}.jsonl",
                                      self.header)
         return todo[self.ctx.rank::self.ctx.world_size]
 

@@ -108,9 +108,14 @@ def test_score_accepts_bytes_and_pil_in_workers(sample_images, tiny_model):
     assert in_process[0] == in_process[1] == in_process[2]
 
 
-def test_default_workers_leave_the_cpu_to_the_model():
+def test_default_workers_leave_the_cpu_to_the_model_and_share_the_cores_between_processes(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
     assert default_workers("cpu") == 0
-    assert 1 <= default_workers("cuda") <= 8
+    assert default_workers("cuda") == 8
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")  # four torchrun processes on this machine: 4 cores each
+    assert default_workers("cuda:2") == 3
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "32")
+    assert default_workers("cuda") == 1
 
 
 def test_score_cli_with_workers_writes_the_rows_of_the_main_process(mixed_folder, tmp_path, monkeypatch, tiny_model):

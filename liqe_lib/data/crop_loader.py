@@ -81,11 +81,13 @@ def _collate(items: list[tuple[str, torch.Tensor | None, str | None]]) -> CropBa
 
 
 def default_workers(device: torch.device | str) -> int:
-    """Worker processes for scoring on `device`: on CUDA up to 8 (one core left for the main process),
+    """Worker processes for scoring on `device`: on CUDA up to 8, the cores shared by the processes
+    `torchrun` starts on this machine (`LOCAL_WORLD_SIZE`), one core left to each main process;
     on CPU none, since there the model needs every core and decoding is 2 % of an image's time."""
     if torch.device(device).type != "cuda":
         return 0
-    return max(1, min(8, (os.cpu_count() or 2) - 1))
+    cores = (os.cpu_count() or 2) // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return max(1, min(8, cores - 1))
 
 
 def crop_batches(items: Sequence[tuple[str, ScoreInput]], batch_size: int, workers: int = 0,
