@@ -1,6 +1,6 @@
 """`liqe score` on a folder of 1024x768 JPEGs, end to end, beside its parts, in one run.
 
-Four figures, each in images/s, on the same folder and the same ViT-B-32 (random weights:
+Figures on the same folder and the same ViT-B-32 (random weights:
 the real compute) with 15 crops per image:
 
 * loader: `data.crop_loader` alone (decode, AdaptiveResize, 15 windows) with 0 and N workers;
