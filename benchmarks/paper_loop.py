@@ -7,13 +7,15 @@ loader counts. In the same process `common.model_step_seconds` times the step's 
 alone on a batch of the same datasets with its crops already on the device (same model,
 precision and losses): loop / model is what the loader costs, 1.0 when its workers keep up
 (the target on an H100: at most 1.2). One run per `--workers` value (`data.num_workers`
-worker processes).
+worker processes), each beside the loader alone (`loader_seconds_per_step`: how fast those
+workers deliver steps when nothing else runs), which tells a slow loader from workers that
+slow the model down by competing with it for CPU cores.
 
 ViT-B-32 (random weights) under bf16 autocast on a GPU is the default; on a CPU, where a
 ViT-B-32 step takes about a minute, `--arch liqe-tiny` gives a small figure in fp32:
 
     python benchmarks/paper_loop.py [--workers 8]
-    python benchmarks/paper_loop.py --arch liqe-tiny --workers 0 2 --epochs 1 --steps 14 --warmup 2
+    python benchmarks/paper_loop.py --arch liqe-tiny --workers 0 2 --epochs 1 --steps 8 --warmup 2
 """
 from __future__ import annotations
 
@@ -27,11 +29,23 @@ import torch
 from common import model_step_seconds, write_result
 
 from liqe_lib import rundata
-from liqe_lib.config import PAPER_TRAIN_SETS, DatasetConfig, apply_overrides, paper_config
+from liqe_lib.batch import StepLoader
+from liqe_lib.config import PAPER_TRAIN_SETS, DatasetConfig, TrainConfig, apply_overrides, paper_config
 from liqe_lib.relations import training_batches
 from liqe_lib.train import read_log, train
 
 PAPER_BATCH_SIZES = tuple(batch_size for _, batch_size in PAPER_TRAIN_SETS)
+
+
+def loader_seconds_per_step(cfg: TrainConfig, workers: int, warmup: int) -> float:
+    """Median seconds between the batches of a run's loader with no model (an epoch of the run's
+    steps, the first `warmup` left out): once the prefetch queue is full, the workers' pace."""
+    cfg = cfg.resolved()
+    intervals, start = [], time.perf_counter()
+    for _ in StepLoader(rundata.train_sampler(cfg.data, cfg.seed), workers).epoch(cfg.steps_per_epoch):
+        intervals.append(time.perf_counter() - start)
+        start = time.perf_counter()
+    return statistics.median(intervals[warmup:])
 
 
 def main() -> int:
@@ -62,6 +76,7 @@ def main() -> int:
     runs = {}
     for workers in args.workers:
         cfg.data.num_workers, cfg.out_dir = workers, f"{args.out}/workers-{workers}"
+        load = os.getloadavg()[0]
         start = time.perf_counter()
         train(cfg)
         train_s = time.perf_counter() - start
@@ -69,8 +84,10 @@ def main() -> int:
         loop_s = statistics.median(r["seconds"] for r in steps)
         runs[f"workers={workers}"] = {
             "loop_median_seconds_per_step": round(loop_s, 4), "loop_over_model": round(loop_s / model_s, 2),
+            "loader_alone_median_seconds_per_step": round(loader_seconds_per_step(cfg, workers, args.warmup), 4),
             "median_images_per_s": round(statistics.median(r["images_per_s"] for r in steps), 1),
-            "steps_in_median": len(steps), "train_seconds_with_validation": round(train_s, 1)}
+            "steps_in_median": len(steps), "train_seconds_with_validation": round(train_s, 1),
+            "load_average_1min_at_start": round(load, 2)}
     cpu_note = {"note": f"CPU figures: {os.cpu_count()} cores shared with other work (machine.load_average_1min); "
                         "worker processes compete with the step's compute for them"} if device.type == "cpu" else {}
     write_result(f"paper_loop_{device.type}", {

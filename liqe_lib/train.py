@@ -43,7 +43,6 @@ from . import rundata, runtime
 from .batch import Batch, StepLoader, gather_output
 from .config import LossConfig, ModelConfig, ScheduleConfig, TrainConfig
 from .crops import normalize
-from .data.dataset import MultiDatasetSampler
 from .evaluate import evaluate_datasets
 from .losses import appearance_fidelity_loss, categorical_fidelity_loss, quality_fidelity_loss, scene_fidelity_loss
 from .model import LIQE, LIQEOutput, load_model
@@ -92,17 +91,13 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
                          "mini-batches are single-process behaviour)")
     if precision == "fp16-weights":
         runtime.to_fp16_weights(model)
-    keys = [d.key for d in cfg.data.train]
     appearance = "train" if "appearance" in model.task_set.tasks else None  # labels by the training tertiles
-    train_sets = {d.key: rundata.make_dataset(d.name, rundata.train_rows(d, cfg.data), cfg.data, train=True,
-                                              seed=cfg.seed, key=d.key, appearance=appearance) for d in cfg.data.train}
+    sampler = rundata.train_sampler(cfg.data, cfg.seed, appearance)
+    loader = StepLoader(sampler, cfg.data.num_workers, pin_memory=device.type == "cuda")
     val_sets = {name: rundata.make_dataset(name, rundata.split_rows(name, cfg.data)["val"], cfg.data, train=False,
                                            appearance=appearance)
                 for name in dict.fromkeys(d.name for d in cfg.data.train)}
-    tasks = trained_tasks(model, train_sets)
-    sampler = MultiDatasetSampler(train_sets, {d.key: d.batch_size for d in cfg.data.train}, seed=cfg.seed,
-                                  passes=cfg.data.passes)
-    loader = StepLoader(sampler, cfg.data.num_workers, pin_memory=device.type == "cuda")
+    tasks = trained_tasks(model, sampler.datasets)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.optim.lr,
                                   betas=(cfg.optim.beta1, cfg.optim.beta2), eps=cfg.optim.eps,
                                   weight_decay=cfg.optim.weight_decay)
@@ -120,7 +115,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
     autocast = runtime.autocast_context(precision, device)
     images_per_step = sum(d.batch_size for d in cfg.data.train)
     log.info("training %s (%s fidelity, %s): tasks %s on %s, %d x %d steps, up to %d images a step, "
-             "%d process(es) on %s", cfg.name, cfg.fidelity, precision, tasks, keys, cfg.epochs,
+             "%d process(es) on %s", cfg.name, cfg.fidelity, precision, tasks, list(sampler.datasets), cfg.epochs,
              cfg.steps_per_epoch, images_per_step, ctx.world_size, device)
 
     for epoch in range(progress["epoch"], cfg.epochs):

@@ -9,7 +9,6 @@ from liqe_lib import train as train_module
 from liqe_lib.config import ScheduleConfig
 from liqe_lib.crops import normalize
 from liqe_lib.batch import Batch, StepLoader
-from liqe_lib.data.dataset import MultiDatasetSampler
 from liqe_lib.train import build_model, lr_factor, read_log, selection_score, task_losses, train
 
 
@@ -166,7 +165,7 @@ def test_worker_processes_load_exactly_the_batches_of_the_main_process_across_ep
     cfg = tiny_config(data_root, None, "data.train.0.batch_size=3", "data.train.1.batch_size=3",
                       "data.train_crops=3").resolved()
     assert cfg.data.passes == "epoch"
-    main, workers = (_step_loader(cfg, n) for n in (0, 2))
+    main, workers = (StepLoader(rundata.train_sampler(cfg.data, cfg.seed), n) for n in (0, 2))
     for epoch in range(2):
         want, got = list(main.epoch(3)), list(workers.epoch(3))
         assert [len(b.paths) for b in want] == [6, 6, 4]
@@ -177,14 +176,6 @@ def test_worker_processes_load_exactly_the_batches_of_the_main_process_across_ep
         assert workers.sampler.state_dict() == main.sampler.state_dict()
     assert main.sampler.state_dict()["passes"] == {"synthetic-1of2": 2, "synthetic-2of2": 2}
     assert want[0].crops.shape == (6, 3, 3, 224, 224) and want[0].crops.dtype == torch.uint8
-
-
-def _step_loader(cfg, workers: int) -> StepLoader:
-    """The loader `train` builds for a resolved config, with `workers` processes."""
-    sets = {d.key: rundata.make_dataset(d.name, rundata.train_rows(d, cfg.data), cfg.data, train=True, seed=cfg.seed,
-                                        key=d.key) for d in cfg.data.train}
-    sampler = MultiDatasetSampler(sets, {d.key: d.batch_size for d in cfg.data.train}, cfg.seed, cfg.data.passes)
-    return StepLoader(sampler, workers)
 
 
 def test_resume_refuses_a_state_saved_under_other_settings(data_root, tmp_path):
