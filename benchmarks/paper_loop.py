@@ -3,13 +3,14 @@
 This runs `train.train` itself, with the synthetic set split into six content-disjoint
 stand-ins at the paper's batch sizes (4, 4, 4, 4, 16, 16; 3 crops each), and reads the
 loop's median step time from the run's log (steps after `--warmup`), so waiting for the
-loader counts. In the same process `common.model_step_seconds` times the step's compute
-alone on a batch of the same datasets with its crops already on the device (same model,
-precision and losses): loop / model is what the loader costs, 1.0 when its workers keep up
-(the target on an H100: at most 1.2). One run per `--workers` value (`data.num_workers`
-worker processes), each beside the loader alone (`loader_seconds_per_step`: how fast those
-workers deliver steps when nothing else runs), which tells a slow loader from workers that
-slow the model down by competing with it for CPU cores.
+loader counts. Right after each run, in the same process, `common.model_step_seconds`
+times the step's compute alone on a batch of the same datasets with its crops already on
+the device (same model, precision and losses): loop / model is what the loader costs, 1.0
+when its workers keep up (the target on an H100: at most 1.2). One run per `--workers`
+value (`data.num_workers` worker processes), each beside the loader alone
+(`loader_seconds_per_step`: how fast those workers deliver steps when nothing else runs),
+which tells a slow loader from workers that slow the model down by competing with it for
+CPU cores.
 
 ViT-B-32 (random weights) under bf16 autocast on a GPU is the default; on a CPU, where a
 ViT-B-32 step takes about a minute, `--arch liqe-tiny` gives a small figure in fp32:
@@ -72,7 +73,7 @@ def main() -> int:
     start = time.perf_counter()
     rundata.ensure_dataset("synthetic", cfg.data)
     build_s = time.perf_counter() - start
-    model_s = model_step_seconds(cfg, training_batches(cfg, 1)[0], device, args.repeat)
+    batch = training_batches(cfg, 1)[0]
     runs = {}
     for workers in args.workers:
         cfg.data.num_workers, cfg.out_dir = workers, f"{args.out}/workers-{workers}"
@@ -82,8 +83,10 @@ def main() -> int:
         train_s = time.perf_counter() - start
         steps = [r for r in read_log(cfg.out_dir, kind="step") if r["global_step"] > args.warmup]
         loop_s = statistics.median(r["seconds"] for r in steps)
+        model_s = model_step_seconds(cfg, batch, device, args.repeat)  # right after the run: the same machine load
         runs[f"workers={workers}"] = {
-            "loop_median_seconds_per_step": round(loop_s, 4), "loop_over_model": round(loop_s / model_s, 2),
+            "loop_median_seconds_per_step": round(loop_s, 4), "model_only_seconds_per_step": round(model_s, 4),
+            "loop_over_model": round(loop_s / model_s, 2),
             "loader_alone_median_seconds_per_step": round(loader_seconds_per_step(cfg, workers, args.warmup), 4),
             "median_images_per_s": round(statistics.median(r["images_per_s"] for r in steps), 1),
             "steps_in_median": len(steps), "train_seconds_with_validation": round(train_s, 1),
@@ -94,7 +97,7 @@ def main() -> int:
         "arch": args.arch, "precision": cfg.precision, "device": str(device), **cpu_note,
         "images_per_step": sum(PAPER_BATCH_SIZES), "crops_per_image": cfg.data.train_crops,
         "steps": f"{args.epochs} x {args.steps}, median over the steps after the first {args.warmup}",
-        "model_only_seconds_per_step": round(model_s, 4), "runs": runs,
+        "runs": runs,
         "synthetic_build_seconds": round(build_s, 1),
     })
     return 0
