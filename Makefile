@@ -28,6 +28,7 @@ rehearse-paper:  ## the paper profile's notebooks on stand-in releases with ViT-
 
 bench:  ## speed and memory benchmarks -> results/benchmarks/*.json
 	cd benchmarks && ../$(PY) scoring.py && ../$(PY) text_tower.py && ../$(PY) loader.py && ../$(PY) train_step.py
+	$(PY) benchmarks/paper_loop.py --arch liqe-tiny --workers 0 2 --epochs 1 --steps 8 --warmup 2 --repeat 3
 
 bench-learn:  ## evidence that it learns: liqe-tiny from random init on the synthetic set (<= 10 min on 2 CPU cores)
 	$(PY) benchmarks/learn.py

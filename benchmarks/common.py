@@ -1,4 +1,5 @@
-"""What every benchmark shares: the machine's description, a timer and the JSON result file."""
+"""What every benchmark shares: the machine's description, timers (a call, a training step's compute) and
+the JSON result file."""
 from __future__ import annotations
 
 import json
@@ -9,6 +10,12 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+
+from liqe_lib import runtime
+from liqe_lib.batch import Batch
+from liqe_lib.config import TrainConfig
+from liqe_lib.crops import normalize
+from liqe_lib.train import build_model, task_losses
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "benchmarks"
 
@@ -35,6 +42,39 @@ def seconds_per_call(fn: Callable[[], object], repeat: int = 3, warmup: int = 1)
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def model_step_seconds(cfg: TrainConfig, batch: Batch, device: torch.device, repeat: int = 3) -> float:
+    """Seconds of one training step's compute alone: forward, the fidelity losses, backward and the AdamW step
+    of `train.train` (the config's model with random weights, its resolved precision and loss settings) on
+    `batch` with its crops already on `device`. The loop's step can be no faster: the loader's cost is
+    what a training loop spends beyond it (paper_loop.py)."""
+    cfg = cfg.resolved()
+    cfg.model.weights = None  # random weights: the compute of the real model, nothing to download
+    model = build_model(cfg.model, device).train()
+    precision = runtime.resolve_precision(cfg.precision, device, cfg.fidelity)
+    if precision == "fp16-weights":
+        runtime.to_fp16_weights(model)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.optim.lr)
+    target = batch.to(device)
+    crops = normalize(batch.crops.to(device))
+    autocast = runtime.autocast_context(precision, device)
+    tasks = model.task_set.tasks
+
+    def step() -> None:
+        with autocast:
+            out = model(crops)
+        losses = task_losses(out, target, tasks, cfg.loss, model.task_set.name, model.head)
+        optimizer.zero_grad(set_to_none=True)
+        sum(losses.values()).backward()
+        if precision == "fp16-weights":
+            runtime.fp16_weights_step(model, optimizer)
+        else:
+            optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    return seconds_per_call(step, repeat=repeat)
 
 
 def matmul_peak_gflops(n: int = 4096, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu") -> float:

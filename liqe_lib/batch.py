@@ -1,5 +1,5 @@
-"""One training step's images and labels, every training dataset's mini-batch concatenated, and
-how a step is shared between DDP processes.
+"""One training step's images and labels, every training dataset's mini-batch concatenated, how
+steps are loaded ahead of the training loop, and how a step is shared between DDP processes.
 
 Every process draws the same global batch (the sampler is seeded alike), encodes its own
 share of each dataset's mini-batch (`Batch.share`), and gathers all predictions back
@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Iterator, Sequence
 
 import torch
 
 from . import runtime
+from .data.dataset import Job, MultiDatasetSampler, load_step
 from .model import LIQEOutput
 
 #: The tensor fields of a Batch: one row per image, selected and concatenated alike.
@@ -40,11 +42,18 @@ class Batch:
         group = torch.cat([torch.full((len(b["score"]),), i) for i, b in enumerate(parts)])
         return cls(**labels, group=group, paths=[p for b in parts for p in b["path"]])
 
+    def pin_memory(self) -> "Batch":
+        """The tensors in page-locked memory, from which copies to the GPU run asynchronously
+        (the DataLoader's pinning thread calls this)."""
+        return dataclasses.replace(self, **{f: getattr(self, f).pin_memory() for f in _ROWS})
+
     def _select(self, index: torch.Tensor) -> "Batch":
         return Batch(**{f: getattr(self, f)[index] for f in _ROWS}, paths=[self.paths[i] for i in index.tolist()])
 
     def share(self, rank: int, world_size: int) -> "Batch":
         """This process's share: the rank-th contiguous slice of every dataset's mini-batch."""
+        if world_size == 1:
+            return self  # no copy: the crops stay in the loader's pinned memory
         index = []
         for g in self.group.unique():
             members = (self.group == g).nonzero(as_tuple=True)[0]
@@ -63,9 +72,74 @@ class Batch:
         return Batch(**{f: torch.cat([getattr(s, f) for s in shares]) for f in _ROWS},
                      paths=[p for s in shares for p in s.paths])
 
-    def to(self, device: torch.device) -> "Batch":
+    def to(self, device: torch.device, non_blocking: bool = False) -> "Batch":
         """The labels on `device`; the crops stay where they are (the step moves only its own share)."""
-        return dataclasses.replace(self, **{f: getattr(self, f).to(device) for f in _ROWS if f != "crops"})
+        return dataclasses.replace(self, **{f: getattr(self, f).to(device, non_blocking=non_blocking)
+                                            for f in _ROWS if f != "crops"})
+
+
+class StepLoader:
+    """The sampler's training steps as `Batch`es, loaded ahead of the loop by worker processes.
+
+    `epoch(steps)` starts an epoch of the sampler (`start_epoch`) and draws the whole epoch's
+    plan at once (`MultiDatasetSampler.plan`: indices only, cheap). A DataLoader whose sampler
+    is that plan and whose dataset maps one step's jobs to its Batch (`_Steps`) then loads
+    `prefetch_factor` steps per worker ahead while the current step computes, in
+    `num_workers` worker processes (0: in this process, when the loop asks for the step).
+    Loading is a pure function of the jobs, so the batches do not depend on the number of
+    workers; and since checkpoints are written only at epoch ends, when the whole plan has been
+    drawn, the sampler's saved state is that of an uninterrupted run: resume stays exact.
+    Unreadable images join `sampler.skipped` as their step is consumed.
+
+    The official code keeps one DataLoader per dataset with 8 workers and pinned memory
+    (utils.py l. 31, train_unique_clip_weight.py l. 621) and starts their workers afresh at
+    every epoch's `iter(loader)` (l. 176-177); here one loader serves every dataset, and its
+    workers persist across epochs.
+    """
+
+    def __init__(self, sampler: MultiDatasetSampler, num_workers: int = 0, pin_memory: bool = False,
+                 prefetch_factor: int = 2):
+        self.sampler = sampler
+        self._plan = _Plan()
+        # Worker seeds come from a private generator: the default one would draw from the global RNG,
+        # which is checkpointed, at every new iterator, and a resumed run creates its iterator anew.
+        self._loader = torch.utils.data.DataLoader(
+            _Steps(sampler.datasets), batch_size=None, sampler=self._plan, num_workers=num_workers,
+            pin_memory=pin_memory, prefetch_factor=prefetch_factor if num_workers else None,
+            persistent_workers=num_workers > 0, generator=torch.Generator())
+
+    def epoch(self, steps: int) -> Iterator[Batch]:
+        """The `steps` batches of the next epoch, in order."""
+        self.sampler.start_epoch()
+        self._plan.steps = self.sampler.plan(steps)
+        for batch, skipped in self._loader:
+            self.sampler.skipped += skipped
+            yield batch
+
+
+class _Plan(torch.utils.data.Sampler):
+    """The DataLoader's sampler: the current epoch's steps, each a list of jobs (set by `StepLoader.epoch`;
+    persistent workers keep the DataLoader, so the plan changes in place)."""
+
+    def __init__(self):
+        self.steps: list[list[Job]] = []
+
+    def __iter__(self) -> Iterator[list[Job]]:
+        return iter(self.steps)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
+class _Steps(torch.utils.data.Dataset):
+    """One step's jobs -> (its Batch, the paths of its unreadable images), in any process."""
+
+    def __init__(self, datasets: dict):
+        self.datasets = datasets
+
+    def __getitem__(self, jobs: Sequence[Job]) -> tuple[Batch, list[str]]:
+        batches = load_step(self.datasets, jobs)
+        return Batch.collect(batches, list(batches)), [path for b in batches.values() for path in b["skipped"]]
 
 
 def gather_output(out: LIQEOutput, ctx: runtime.Context) -> LIQEOutput:

@@ -104,7 +104,7 @@ class DataConfig:
     train_crops: int = 3
     eval_crops: int = 15
     eval_batch_size: int = 16
-    num_workers: int = 0
+    num_workers: int = 0  # loader worker processes, training and evaluation (0: load in the run's own process)
     synthetic_seed: int = 0  # the seed the synthetic set is built with when it is missing
     train_crop_sampler: str | None = None  # "grid" | "random"; None: from `fidelity`
     passes: str | None = None  # "epoch" | "continuous"; None: from `fidelity`
@@ -285,7 +285,9 @@ def paper_config() -> TrainConfig:
     """The paper's training run (DESIGN.md, "Optimisation (paper profile)")."""
     return TrainConfig(
         name="liqe",
-        data=DataConfig(train=[DatasetConfig(n, b) for n, b in PAPER_TRAIN_SETS]),
+        # 8 loader workers, as the official script (train_unique_clip_weight.py l. 621): a step of 48 images
+        # x 3 crops decodes too slowly in one process to keep up with a GPU (results/benchmarks/paper_loop_*.json)
+        data=DataConfig(train=[DatasetConfig(n, b) for n, b in PAPER_TRAIN_SETS], num_workers=8),
         out_dir="runs/paper/liqe",
     )
 

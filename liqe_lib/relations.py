@@ -14,7 +14,6 @@ import torch
 from . import rundata
 from .config import LossConfig, TrainConfig
 from .crops import normalize
-from .data.dataset import MultiDatasetSampler
 from .model import LIQE
 from .batch import Batch
 from .train import build_model, task_losses
@@ -47,10 +46,7 @@ def gradient_cosines(model: LIQE, batches: list[Batch], loss: LossConfig) -> pd.
 def training_batches(cfg: TrainConfig, count: int, seed: int = 1) -> list[Batch]:
     """`count` training mini-batches of a run's datasets (a sampler seeded apart from the run's own)."""
     cfg = cfg.resolved()
-    datasets = {d.key: rundata.make_dataset(d.name, rundata.train_rows(d, cfg.data), cfg.data, train=True, seed=seed,
-                                            key=d.key) for d in cfg.data.train}
-    sampler = MultiDatasetSampler(datasets, {d.key: d.batch_size for d in cfg.data.train}, seed=seed,
-                                  passes=cfg.data.passes)
+    sampler = rundata.train_sampler(cfg.data, seed)
     keys = [d.key for d in cfg.data.train]
     return [Batch.collect(sampler.next_batch(), keys) for _ in range(count)]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .appearance import ATTRIBUTES, add_levels, measurements, tertile_thresholds
 from .config import DataConfig, DatasetConfig
-from .data.dataset import IQADataset
+from .data.dataset import IQADataset, MultiDatasetSampler
 from .data.labels import LabelRow
 from .data.registry import dataset_dir, get_spec, labels_root, load_rows
 from .data.splits import generated_split, load_official_split, partition_by_content
@@ -83,6 +83,14 @@ def make_dataset(name: str, rows: list[LabelRow], cfg: DataConfig, train: bool, 
     return IQADataset(key or name, ensure_dataset(name, cfg), rows, train=train, seed=seed,
                       n_crops=cfg.train_crops if train else cfg.eval_crops, spec=get_spec(name), appearance=levels,
                       crop_sampler=cfg.train_crop_sampler or "grid")
+
+
+def train_sampler(cfg: DataConfig, seed: int, appearance: str | None = None) -> MultiDatasetSampler:
+    """The multi-dataset sampler over a run's training datasets (`cfg.train`, under their keys and batch
+    sizes, with `cfg.passes`, which a run resolves from its fidelity preset), crops and draws seeded by `seed`."""
+    datasets = {d.key: make_dataset(d.name, train_rows(d, cfg), cfg, train=True, seed=seed, key=d.key,
+                                    appearance=appearance) for d in cfg.train}
+    return MultiDatasetSampler(datasets, {d.key: d.batch_size for d in cfg.train}, seed=seed, passes=cfg.passes)
 
 
 def appearance_labels(name: str, cfg: DataConfig, reference: str = "train") -> dict[str, tuple[int, ...]]:

@@ -1,6 +1,7 @@
 """LIQE's multitask, multi-dataset training loop (paper Sec. 3.3 and 4.1), read top to bottom in `train`.
 
-Per step: one mini-batch from every training dataset; all crops of all images
+Per step: one mini-batch from every training dataset (loaded ahead of the step by
+`data.num_workers` worker processes, `batch.StepLoader`); all crops of all images
 through CLIP; logits averaged over an image's crops and softmaxed over the
 prompts into the joint p(c, s, d | x) (Eqs. 2-3); the quality fidelity loss over
 pairs within each dataset (Eq. 6), the scene and distortion fidelity losses
@@ -39,10 +40,9 @@ import torch
 from tqdm import tqdm
 
 from . import rundata, runtime
-from .batch import Batch, gather_output
+from .batch import Batch, StepLoader, gather_output
 from .config import LossConfig, ModelConfig, ScheduleConfig, TrainConfig
 from .crops import normalize
-from .data.dataset import MultiDatasetSampler
 from .evaluate import evaluate_datasets
 from .losses import appearance_fidelity_loss, categorical_fidelity_loss, quality_fidelity_loss, scene_fidelity_loss
 from .model import LIQE, LIQEOutput, load_model
@@ -89,16 +89,13 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
                          "mini-batches are single-process behaviour)")
     if precision == "fp16-weights":
         runtime.to_fp16_weights(model)
-    keys = [d.key for d in cfg.data.train]
     appearance = "train" if "appearance" in model.task_set.tasks else None  # labels by the training tertiles
-    train_sets = {d.key: rundata.make_dataset(d.name, rundata.train_rows(d, cfg.data), cfg.data, train=True,
-                                              seed=cfg.seed, key=d.key, appearance=appearance) for d in cfg.data.train}
+    sampler = rundata.train_sampler(cfg.data, cfg.seed, appearance)
+    loader = StepLoader(sampler, cfg.data.num_workers, pin_memory=device.type == "cuda")
     val_sets = {name: rundata.make_dataset(name, rundata.split_rows(name, cfg.data)["val"], cfg.data, train=False,
                                            appearance=appearance)
                 for name in dict.fromkeys(d.name for d in cfg.data.train)}
-    tasks = trained_tasks(model, train_sets)
-    sampler = MultiDatasetSampler(train_sets, {d.key: d.batch_size for d in cfg.data.train}, seed=cfg.seed,
-                                  num_workers=cfg.data.num_workers, passes=cfg.data.passes)
+    tasks = trained_tasks(model, sampler.datasets)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.optim.lr,
                                   betas=(cfg.optim.beta1, cfg.optim.beta2), eps=cfg.optim.eps,
                                   weight_decay=cfg.optim.weight_decay)
@@ -116,26 +113,27 @@ def train(cfg: TrainConfig, resume: bool = False) -> TrainResult:
     autocast = runtime.autocast_context(precision, device)
     images_per_step = sum(d.batch_size for d in cfg.data.train)
     log.info("training %s (%s fidelity, %s): tasks %s on %s, %d x %d steps, up to %d images a step, "
-             "%d process(es) on %s", cfg.name, cfg.fidelity, precision, tasks, keys, cfg.epochs,
+             "%d process(es) on %s", cfg.name, cfg.fidelity, precision, tasks, list(sampler.datasets), cfg.epochs,
              cfg.steps_per_epoch, images_per_step, ctx.world_size, device)
 
     for epoch in range(progress["epoch"], cfg.epochs):
         model.train()
-        sampler.start_epoch()
+        data = loader.epoch(cfg.steps_per_epoch)
         lambdas = weighting.weights()
         sums = {t: 0.0 for t in tasks}
         bar = tqdm(range(cfg.steps_per_epoch), desc=f"{cfg.name} epoch {epoch + 1}/{cfg.epochs}",
                    disable=not ctx.is_main, leave=False)
         for step in bar:
             start = time.perf_counter()
-            # data: one mini-batch per dataset; this process encodes its share of each
-            batch = Batch.collect(sampler.next_batch(), keys)
+            # data: one mini-batch per dataset, loaded ahead by the loader's workers (pinned on CUDA, so the
+            # copies run asynchronously); this process encodes its share of each
+            batch = next(data)
             mine = batch.share(ctx.rank, ctx.world_size)
             # forward: crops -> logits averaged over crops -> joint probability and marginals
             with autocast:
-                out = net(normalize(mine.crops.to(device)))
+                out = net(normalize(mine.crops.to(device, non_blocking=True)))
             preds = gather_output(out, ctx)
-            target = batch.in_rank_order(ctx.world_size).to(device)
+            target = batch.in_rank_order(ctx.world_size).to(device, non_blocking=True)
             # losses: quality pairs only within a dataset; weighted sum of the tasks
             losses = task_losses(preds, target, tasks, cfg.loss, model.task_set.name, model.head)
             total = sum(lambdas[t] * losses[t] for t in tasks)
@@ -335,13 +333,15 @@ def load_state(path: Path, cfg: TrainConfig, model, optimizer, scheduler, weight
     """Restore a `save_state` file (our own file, hence `weights_only=False`: it holds RNG states).
 
     A state saved under another config would not continue the same run: that is an error
-    naming the settings that differ (the output folder may move).
+    naming the settings that differ (the output folder may move, and the number of loader
+    workers may change: the batches do not depend on it).
     """
     state = torch.load(path, map_location="cpu", weights_only=False)
     if state.get("format") != STATE_FORMAT:
         raise ValueError(f"{path} is not a training state of this package (format {state.get('format')!r})")
     differ = _differences(state["config"], cfg.to_dict())
-    differ.pop("out_dir", None)
+    for free in ("out_dir", "data.num_workers"):  # neither changes what the run computes
+        differ.pop(free, None)
     if differ:
         raise ValueError(f"cannot resume from {path}: it was saved with other settings "
                          f"(key: saved -> now) {differ}; use another out_dir or the saved config")

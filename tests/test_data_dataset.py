@@ -1,9 +1,11 @@
-"""IQADataset items, collate's skip-and-count, and the multi-dataset sampler's cycling and exact resume."""
+"""IQADataset items, collate's skip-and-count, and the multi-dataset sampler's cycling, exact resume and
+loading ahead in worker processes."""
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from liqe_lib.batch import StepLoader
 from liqe_lib.data.dataset import IQADataset, MultiDatasetSampler, collate
 from liqe_lib.data.labels import LabelRow
 from liqe_lib.data.registry import get_spec
@@ -117,8 +119,26 @@ def test_sampler_state_restores_the_exact_batches_and_crops(folder):
 def test_sampler_counts_unreadable_images_across_steps(folder):
     rows = _images(folder, 2) + [LabelRow("bad.png", 1.0, "contrast", ("human",))]
     (folder / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
-    sampler = MultiDatasetSampler({"d": IQADataset("d", folder, rows, train=True)}, {"d": 3}, seed=0, num_workers=2)
+    sampler = MultiDatasetSampler({"d": IQADataset("d", folder, rows, train=True)}, {"d": 3}, seed=0)
     sampler.next_batch()
     sampler.next_batch()
     assert sampler.skipped == ["bad.png", "bad.png"]
     assert sampler.state_dict()["skipped"] == ["bad.png", "bad.png"]
+
+
+def test_worker_processes_count_unreadable_images_when_their_step_is_consumed_not_when_loaded(folder):
+    rows = _images(folder, 4) + [LabelRow(f"bad{i}.png", 1.0, "contrast", ()) for i in range(2)]
+    for i in range(2):
+        (folder / f"bad{i}.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    make = lambda: MultiDatasetSampler({"d": IQADataset("d", folder, rows, train=True)}, {"d": 2},  # noqa: E731
+                                       seed=0, passes="epoch")
+    in_process = make()
+    expected = [in_process.next_batch()["d"]["skipped"] for _ in range(6)]  # 2 passes of 3 steps
+    assert expected == [["bad1.png"], ["bad0.png"], [], ["bad0.png"], [], ["bad1.png"]]
+    sampler = make()
+    steps = StepLoader(sampler, num_workers=2, prefetch_factor=2).epoch(6)
+    first = next(steps)  # both workers have loaded further steps by now; only this one is counted
+    assert sampler.skipped == expected[0] and len(first.paths) == 2 - len(expected[0])
+    consumed = [first] + list(steps)
+    assert sampler.skipped == sum(expected, []) == in_process.skipped
+    assert [len(b.paths) for b in consumed] == [2 - len(s) for s in expected]

@@ -136,7 +136,7 @@ def test_one_epoch_over_two_content_views_with_the_multi_dataset_sampler(tiny_se
     views = partition_by_content(rows, 2, get_spec("synthetic").content_of, seed=0)
     datasets = {f"synthetic-{i}": IQADataset(f"synthetic-{i}", tiny_set, view, train=True, spec=get_spec("synthetic"))
                 for i, view in enumerate(views)}
-    sampler = MultiDatasetSampler(datasets, {name: 4 for name in datasets}, seed=0, num_workers=2)
+    sampler = MultiDatasetSampler(datasets, {name: 4 for name in datasets}, seed=0)
     seen = {name: set() for name in datasets}
     for _ in range(-(-len(views[0]) // 4)):
         batches = sampler.next_batch()

@@ -4,11 +4,11 @@ import pytest
 import torch
 from train_fakes import tiny_config, write_fake_synthetic
 
-from liqe_lib import load_model
+from liqe_lib import load_model, rundata
 from liqe_lib import train as train_module
 from liqe_lib.config import ScheduleConfig
 from liqe_lib.crops import normalize
-from liqe_lib.batch import Batch
+from liqe_lib.batch import Batch, StepLoader
 from liqe_lib.train import build_model, lr_factor, read_log, selection_score, task_losses, train
 
 
@@ -129,12 +129,15 @@ def test_a_run_logs_every_step_validates_each_epoch_and_saves_a_loadable_best_mo
     assert (tmp_path / "run" / "config.yaml").is_file()
 
 
-def test_resumed_run_ends_with_exactly_the_weights_of_an_uninterrupted_run(data_root, tmp_path, monkeypatch):
+@pytest.mark.parametrize("workers", [0, 2], ids=["in-process", "2-worker-processes"])
+def test_resumed_run_ends_with_exactly_the_weights_of_an_uninterrupted_run(data_root, tmp_path, monkeypatch, workers):
+    """The uninterrupted run loads in its own process; the killed and resumed one with `workers` processes."""
     cfg = tiny_config(data_root, tmp_path / "whole", "epochs=2")
     train(cfg)
     expected = torch.load(tmp_path / "whole" / "last.pt", weights_only=False)["model"]
 
     cfg.out_dir = str(tmp_path / "killed")
+    cfg.data.num_workers = workers
     real, calls = train_module.task_losses, []
 
     def dies_in_the_second_epoch(*args):
@@ -152,6 +155,27 @@ def test_resumed_run_ends_with_exactly_the_weights_of_an_uninterrupted_run(data_
     assert all(torch.equal(expected[k], resumed[k]) for k in expected)
     assert [(r["kind"], r["epoch"]) for r in read_log(tmp_path / "killed", kind="epoch")] == [("epoch", 0),
                                                                                                ("epoch", 1)]
+    assert [r["losses"] for r in read_log(tmp_path / "killed", kind="step")] == \
+        [r["losses"] for r in read_log(tmp_path / "whole", kind="step")]
+
+
+def test_worker_processes_load_exactly_the_batches_of_the_main_process_across_epochs(data_root):
+    # official passes: 8 images per dataset at 3 a batch end each pass with a partial batch of 2, and every
+    # epoch restarts the passes (`start_epoch`)
+    cfg = tiny_config(data_root, None, "data.train.0.batch_size=3", "data.train.1.batch_size=3",
+                      "data.train_crops=3").resolved()
+    assert cfg.data.passes == "epoch"
+    main, workers = (StepLoader(rundata.train_sampler(cfg.data, cfg.seed), n) for n in (0, 2))
+    for epoch in range(2):
+        want, got = list(main.epoch(3)), list(workers.epoch(3))
+        assert [len(b.paths) for b in want] == [6, 6, 4]
+        for a, b in zip(want, got):
+            assert a.paths == b.paths
+            assert all(torch.equal(getattr(a, f), getattr(b, f))
+                       for f in ("crops", "score", "distortion", "scenes", "appearance", "group"))
+        assert workers.sampler.state_dict() == main.sampler.state_dict()
+    assert main.sampler.state_dict()["passes"] == {"synthetic-1of2": 2, "synthetic-2of2": 2}
+    assert want[0].crops.shape == (6, 3, 3, 224, 224) and want[0].crops.dtype == torch.uint8
 
 
 def test_resume_refuses_a_state_saved_under_other_settings(data_root, tmp_path):

@@ -14,13 +14,16 @@ shuffle), restarts it when it runs out mid-epoch (l. 193-197) and, with
 `drop_last=False`, yields the last partial mini-batch of a pass; or "continuous",
 where passes run on across epochs and a mini-batch that runs past the end of a pass
 continues into the next, so every mini-batch is full.
+
+The sampler only draws indices (`MultiDatasetSampler.plan`); `load_step` turns one step's
+draws into mini-batches. Training loads the steps ahead in worker processes
+(`batch.StepLoader`); `next_batch` loads one step here and now.
 """
 from __future__ import annotations
 
 import logging
 import os
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -149,6 +152,16 @@ def collate(items: list[dict]) -> dict:
 
 PASSES = ("epoch", "continuous")
 
+#: One image of a step: (dataset key, index in the dataset, pass), the pass choosing its train crops.
+Job = tuple[str, int, int]
+
+
+def load_step(datasets: Mapping[str, IQADataset], jobs: Sequence[Job]) -> dict[str, dict]:
+    """{dataset key: collated mini-batch} of one step's jobs (`MultiDatasetSampler.plan`), in the
+    order of `datasets`. A pure function of its arguments, so any process may run it."""
+    items = [(name, datasets[name].get(index, epoch)) for name, index, epoch in jobs]
+    return {name: collate([item for key, item in items if key == name]) for name in datasets}
+
 
 class MultiDatasetSampler:
     """One collated mini-batch from each training dataset per step, each dataset cycling on its own.
@@ -159,12 +172,12 @@ class MultiDatasetSampler:
     with "epoch" it ends there (a partial mini-batch) and `start_epoch` begins a fresh
     pass of every dataset that is part-way through one (see the module docstring).
     `state_dict()` holds only the pass and position of each dataset (plus the skipped
-    paths), which is all an exact resume needs. `num_workers` threads decode images in
-    parallel (Pillow and torch release the GIL); the batches do not depend on it.
+    paths), which is all an exact resume needs. `skipped` lists the unreadable images in the
+    order the steps that held them were consumed.
     """
 
     def __init__(self, datasets: dict[str, IQADataset], batch_sizes: dict[str, int], seed: int,
-                 num_workers: int = 0, passes: str = "continuous"):
+                 passes: str = "continuous"):
         missing = set(datasets) - set(batch_sizes)
         if missing:
             raise ValueError(f"no batch size for dataset(s) {sorted(missing)}")
@@ -177,7 +190,6 @@ class MultiDatasetSampler:
         self.passes_mode = passes
         self.batch_sizes = {name: int(batch_sizes[name]) for name in datasets}
         self.seed = seed
-        self.num_workers = num_workers
         self.passes = {name: 0 for name in datasets}
         self.positions = {name: 0 for name in datasets}
         self.skipped: list[str] = []
@@ -215,22 +227,20 @@ class MultiDatasetSampler:
                     break
         return picks
 
+    def plan(self, steps: int) -> list[list[Job]]:
+        """The jobs of the next `steps` steps, advancing the counters as if they were loaded.
+
+        Drawing is cheap (indices only) and independent of loading, so a whole epoch can be
+        planned at its start and loaded ahead by worker processes; checkpoints are written at
+        epoch ends only, when the counters are those of an uninterrupted run."""
+        return [[(name, index, epoch) for name in self.datasets for index, epoch in self._draw(name)]
+                for _ in range(steps)]
+
     def next_batch(self) -> dict[str, dict]:
-        """{dataset name: collated mini-batch} for one training step."""
-        jobs = [(name, index, epoch) for name in self.datasets for index, epoch in self._draw(name)]
-
-        def load(job: tuple[str, int, int]) -> dict:
-            name, index, epoch = job
-            return self.datasets[name].get(index, epoch)
-
-        if self.num_workers > 0:
-            with ThreadPoolExecutor(self.num_workers) as pool:
-                items = list(pool.map(load, jobs))
-        else:
-            items = [load(job) for job in jobs]
-        batches = {name: collate([item for job, item in zip(jobs, items) if job[0] == name]) for name in self.datasets}
-        for batch in batches.values():
-            self.skipped += batch["skipped"]
+        """{dataset key: collated mini-batch} of the next step, loaded in this process
+        (for a few batches outside the training loop, e.g. `relations.training_batches`)."""
+        batches = load_step(self.datasets, self.plan(1)[0])
+        self.skipped += [path for batch in batches.values() for path in batch["skipped"]]
         return batches
 
     def state_dict(self) -> dict:
