@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: help setup test reproduce rehearse-paper bench bench-learn lock
+.PHONY: help setup test reproduce rehearse-paper bench bench-gpu bench-learn lock
 # Batch runs of the notebooks keep progress bars out of their outputs (nbval compares outputs).
 NB_ENV := TQDM_DISABLE=1
 
@@ -29,6 +29,11 @@ rehearse-paper:  ## the paper profile's notebooks on stand-in releases with ViT-
 bench:  ## speed and memory benchmarks -> results/benchmarks/*.json
 	cd benchmarks && ../$(PY) scoring.py && ../$(PY) text_tower.py && ../$(PY) loader.py && ../$(PY) train_step.py
 	$(PY) benchmarks/paper_loop.py --arch liqe-tiny --workers 0 2 --epochs 1 --steps 8 --warmup 2 --repeat 3
+	cd benchmarks && ../$(PY) score_folder.py
+
+bench-gpu:  ## the GPU figures (CUDA machine): scoring model path and folder end to end, training step and loop
+	cd benchmarks && ../$(PY) score_folder.py --device cuda && ../$(PY) train_step.py --device cuda --repeat 10
+	$(PY) benchmarks/paper_loop.py --device cuda --workers 0 8
 
 bench-learn:  ## evidence that it learns: liqe-tiny from random init on the synthetic set (<= 10 min on 2 CPU cores)
 	$(PY) benchmarks/learn.py

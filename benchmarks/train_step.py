@@ -4,9 +4,8 @@ A step is what `train.train` does per step: one mini-batch per dataset (paper: 4
 for LIVE, CSIQ, BID, CLIVE and 16 for KonIQ-10k, KADID-10k = 48 images x 3 crops),
 forward, the three fidelity losses, backward through both encoders, AdamW. Random
 uint8 crops stand in for the loader (timed separately in loader.py), random
-weights have the real compute. On CUDA the step runs under bf16 autocast, and the
-script also times scoring: ViT-B-32 on `--score-batch` images x 15 crops already on
-the GPU (the model's throughput, not the JPEG decoder's).
+weights have the real compute. On CUDA the step runs under bf16 autocast. Scoring is
+timed in score_folder.py.
 """
 from __future__ import annotations
 
@@ -14,11 +13,9 @@ import argparse
 
 import torch
 
-from common import model_step_seconds, seconds_per_call, write_result
-from liqe_lib import load_model, runtime
+from common import model_step_seconds, write_result
 from liqe_lib.batch import Batch
 from liqe_lib.config import paper_config, smoke_config
-from liqe_lib.crops import EVAL_CROPS, normalize
 
 
 def random_batch(batch_sizes: list[int], crops: int, generator: torch.Generator) -> Batch:
@@ -36,26 +33,10 @@ def step_seconds(cfg, device: torch.device, repeat: int) -> tuple[float, int]:
     return model_step_seconds(cfg, batch, device, repeat), sum(sizes)
 
 
-def scoring_images_per_s(device: torch.device, batch: int, repeat: int) -> float:
-    """ViT-B-32 LIQE forward passes (bf16 autocast on CUDA) over `batch` images' evaluation crops."""
-    model = load_model("ViT-B-32", weights=None, device=device).eval()
-    crops = torch.randint(0, 256, (batch, EVAL_CROPS, 3, 224, 224), dtype=torch.uint8, device=device)
-    autocast = runtime.autocast_context("auto", device)
-
-    def forward() -> None:
-        with torch.inference_mode(), autocast:
-            model(normalize(crops))
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
-    return batch / seconds_per_call(forward, repeat=repeat)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--score-batch", type=int, default=64)
     args = parser.parse_args()
     device = torch.device(args.device)
     figures = {"device": str(device)}
@@ -66,10 +47,6 @@ def main() -> None:
         seconds, images = step_seconds(cfg, device, args.repeat)
         figures[name] = {"images_per_step": images, "crops_per_image": cfg.data.train_crops,
                          "seconds_per_step": round(seconds, 3), "images_per_s": round(images / seconds, 2)}
-    if device.type == "cuda":
-        figures["ViT-B-32 scoring"] = {"images_per_forward": args.score_batch, "crops_per_image": EVAL_CROPS,
-                                       "images_per_s": round(scoring_images_per_s(device, args.score_batch,
-                                                                                  args.repeat), 1)}
     write_result("train_step" if device.type == "cpu" else f"train_step_{device.type}", figures)
 
 
