@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: help setup test reproduce rehearse-paper bench bench-gpu bench-learn lock
+.PHONY: help setup test reproduce rehearse-paper bench bench-gpu bench-peer bench-learn lock
 # Batch runs of the notebooks keep progress bars out of their outputs (nbval compares outputs).
 NB_ENV := TQDM_DISABLE=1
 
@@ -31,9 +31,14 @@ bench:  ## speed and memory benchmarks -> results/benchmarks/*.json
 	$(PY) benchmarks/paper_loop.py --arch liqe-tiny --workers 0 2 --epochs 1 --steps 8 --warmup 2 --repeat 3
 	cd benchmarks && ../$(PY) score_folder.py
 
+bench-peer:  ## liqe score vs IQA-PyTorch liqe_mix (pyiqa in .venv-peer) -> results/benchmarks/peer.json
+	benchmarks/peer_env.sh
+	cd benchmarks && ../.venv-peer/bin/python peer.py
+
 bench-gpu:  ## the GPU figures (CUDA machine): scoring model path and folder end to end, training step and loop
 	cd benchmarks && ../$(PY) score_folder.py --device cuda && ../$(PY) train_step.py --device cuda --repeat 10
 	$(PY) benchmarks/paper_loop.py --device cuda --workers 0 8
+	benchmarks/peer_env.sh && cd benchmarks && ../.venv-peer/bin/python peer.py --device cuda
 
 bench-learn:  ## evidence that it learns: liqe-tiny from random init on the synthetic set (<= 10 min on 2 CPU cores)
 	$(PY) benchmarks/learn.py

@@ -20,10 +20,20 @@ from liqe_lib.train import build_model, task_losses
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "benchmarks"
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name (Linux), which `platform.processor()` does not give."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), None)
+
+
 def machine() -> dict:
     return {
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
