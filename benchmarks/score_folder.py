@@ -6,7 +6,7 @@ the real compute) with 15 crops per image:
 * loader: `data.crop_loader` alone (decode, AdaptiveResize, 15 windows) with 0 and N workers;
 * model path: the forward on crops already on the device, per inference precision (fp32,
   bf16 weights, and on CUDA bf16 weights + `torch.compile`), with its share of the matmul
-  peak measured in the same run (fp32 on CPU, bf16 on CUDA): images/s x FLOPs per image / peak;
+  peak of its dtype measured in the same run: images/s x FLOPs per image / peak;
 * end to end: `score.score_sources` over the files (what `liqe score DIR` does), with 0 and N workers
   at the default precision;
 * the loader's share: end to end / model path, to say which one sets the pace;
@@ -98,17 +98,18 @@ def main() -> None:
     if cuda:
         variants["bf16+compile"] = copy.deepcopy(variants["bf16"])
         variants["bf16+compile"].clip.visual.compile()
-    peak = matmul_peak_gflops(dtype=torch.bfloat16 if cuda else torch.float32, device=device)
+    peaks = {name: matmul_peak_gflops(dtype=dtype, device=device)
+             for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
     gflops = gflops_per_image(fp32)
     figures = {"device": torch.cuda.get_device_name() if cuda else "cpu", "images": count, "size": "1024x768",
                "crops_per_image": EVAL_CROPS, "batch_size": batch, "workers": workers,
                "gflops_per_image": round(gflops, 2),
-               f"matmul_peak_gflops_{'bf16' if cuda else 'fp32'}": round(peak, 1)}
-    figures["model_path_images_per_s"] = {}
+               "matmul_peak_gflops": {name: round(peak, 1) for name, peak in peaks.items()}}
+    figures["model_path_images_per_s"], figures["model_path_share_of_its_dtype_peak"] = {}, {}
     for name, model in variants.items():
         rate = model_path(model, batch, device, args.repeat)
         figures["model_path_images_per_s"][name] = round(rate, 2)
-        figures.setdefault("model_path_share_of_peak", {})[name] = round(rate * gflops / peak, 3)
+        figures["model_path_share_of_its_dtype_peak"][name] = round(rate * gflops / peaks[name.split("+")[0]], 3)
     scoring = variants["bf16" if cuda else "fp32"]  # liqe score's default precision on this device
     with tempfile.TemporaryDirectory() as tmp:
         items = write_folder(Path(tmp), count)
