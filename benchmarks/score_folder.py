@@ -33,7 +33,7 @@ from loader import photographs
 from liqe_lib import load_model
 from liqe_lib.crops import EVAL_CROPS, normalize
 from liqe_lib.data.crop_loader import crop_batches, default_workers
-from liqe_lib.score import score_sources
+from liqe_lib.score import prepare_for_inference, score_sources
 
 
 def write_folder(folder: Path, count: int) -> list[tuple[str, str]]:
@@ -96,8 +96,8 @@ def main() -> None:
         fp32.clip.logit_scale.fill_(math.log(100))  # CLIP's trained value, which amplifies feature errors
     variants = {"fp32": fp32, "bf16": copy.deepcopy(fp32).use_precision("bf16")}
     if cuda:
-        variants["bf16+compile"] = copy.deepcopy(variants["bf16"])
-        variants["bf16+compile"].clip.visual.compile()
+        variants["bf16+compile"] = copy.deepcopy(fp32)
+        prepare_for_inference(variants["bf16+compile"], "bf16", compile=True)
     peaks = {name: matmul_peak_gflops(dtype=dtype, device=device)
              for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))}
     gflops = gflops_per_image(fp32)

